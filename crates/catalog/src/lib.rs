@@ -1,0 +1,1 @@
+//! catalog (scaffold; see ARCHITECTURE.md)

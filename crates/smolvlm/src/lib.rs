@@ -1,0 +1,1 @@
+//! smolvlm (scaffold; see ARCHITECTURE.md)

@@ -1,0 +1,1 @@
+//! web (scaffold; see ARCHITECTURE.md)
