@@ -45,7 +45,7 @@ pub enum ContentError {
     },
     /// The split or percentage the source states disagrees with the reviews' ship/skip
     /// (or with each other).
-    #[error("{file}: `{field}`: the file states {stated}, but {derived_from} give {derived}")]
+    #[error("{file}: `{field}`: the file states {stated}, but {derived_from} gives {derived}")]
     PanelMismatch {
         file: String,
         field: String,

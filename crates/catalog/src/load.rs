@@ -343,7 +343,8 @@ fn tool(
         skips: raw.community.skips,
     };
 
-    let mut reviews = Vec::with_capacity(raw.review.len());
+    let n_reviews = raw.review.len();
+    let mut reviews = Vec::with_capacity(n_reviews);
     let mut persona_review: BTreeMap<String, usize> = BTreeMap::new();
     for (i, r) in raw.review.into_iter().enumerate() {
         if let Some(r) = review(
@@ -360,7 +361,13 @@ fn tool(
         }
     }
 
-    let panel = panel(cx, file, &reviews, raw.panel);
+    // A review with an error was dropped: counting the others would only add a
+    // misleading split mismatch to the real error.
+    let panel = if reviews.len() == n_reviews {
+        panel(cx, file, &reviews, raw.panel)
+    } else {
+        None
+    };
 
     if cx.errors.len() > before {
         return None;
@@ -523,7 +530,7 @@ fn panel(
                     field: "panel".into(),
                     stated: st.to_string(),
                     derived: split.to_string(),
-                    derived_from: "the reviews' ship/skip".into(),
+                    derived_from: "counting the reviews' ship/skip".into(),
                 });
                 return None;
             }
@@ -556,7 +563,7 @@ fn panel(
                 stated: format!("{st}%"),
                 derived: format!("{percent}%"),
                 derived_from: if basis == PanelBasis::Reviews {
-                    "the reviews' ship/skip".into()
+                    "counting the reviews' ship/skip".into()
                 } else {
                     format!("the stated split ({s})")
                 },
