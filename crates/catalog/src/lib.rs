@@ -11,21 +11,38 @@
 //!   where they carry them, else from the split or percentage the source states.
 //! - **Views** the pages need: [`Catalog::scorecard`], [`Catalog::persona_takes`],
 //!   [`Catalog::categories`], [`Catalog::other_rounds`], ...
-//! - **Rendering** (feature `svg`, on by default): verdict badges, OG images as SVG with
-//!   the text drawn as paths from the bundled DejaVu Sans, and oEmbed JSON.
+//! - **Embeds**: badge file names and URLs, oEmbed JSON, copy-paste snippets
+//!   ([`oembed_json`], [`badge_html`], [`badge_markdown`], [`embed_iframe_html`]).
+//! - **Rendering** (feature `svg`, on by default): verdict badges ([`badge_svg`]) and OG
+//!   images ([`og_tool_svg`], [`og_compare_svg`]) as SVG strings with the text drawn as
+//!   paths from the bundled DejaVu Sans, so `<img>` and resvg show them without fonts.
 //!
 //! Everything is plain Rust values; compiles for `wasm32-unknown-unknown`.
 
+mod embed;
 mod error;
 mod load;
 mod model;
 mod raw;
 mod views;
 
+#[cfg(feature = "svg")]
+mod render;
+
+pub use embed::{
+    badge_alt, badge_html, badge_markdown, badge_url, embed_iframe_html, embed_url, oembed_json,
+    oembed_url, site_root, tool_url, xml_escape, BadgeStyle, BadgeVariant, OEmbed, Theme,
+    BADGE_HEIGHT, BADGE_WIDTH, EMBED_HEIGHT, EMBED_WIDTH,
+};
 pub use error::{ContentError, LoadError};
 pub use model::{
     compare_slug, is_slug, ship_percent, slugify, Catalog, Community, Comparison, Panel,
     PanelBasis, Persona, Pricing, Review, Split, Tool, Verdict, Vote,
+};
+#[cfg(feature = "svg")]
+pub use render::{
+    badge_svg, font_data, og_compare_svg, og_tool_svg, text_path, text_width, FontWeight,
+    OG_HEIGHT, OG_WIDTH,
 };
 pub use views::{CategoryGroup, ComparePage, PersonaTake, ScorecardRow};
 
