@@ -7,7 +7,6 @@
 //! rustybuzz; our texts are names and short labels, and a missing ligature only changes
 //! the look of "fi" slightly, never the width budget we computed).
 
-use std::fmt::Write as _;
 use std::sync::OnceLock;
 use ttf_parser::{Face, GlyphId, OutlineBuilder};
 
@@ -115,6 +114,8 @@ impl Font {
             y0: y,
             scale,
             dx: 0.0,
+            cur: (0, 0),
+            start: (0, 0),
         };
         for (g, gx) in glyphs {
             b.dx = gx as f32;
@@ -225,6 +226,10 @@ impl Font {
 }
 
 /// Collects glyph outlines as SVG path data in pixel coordinates (y down).
+///
+/// Points are rounded to tenths of a pixel (below what a 2x screen shows) and written
+/// relative to the previous point, which keeps a badge's outlines about a third smaller
+/// than absolute coordinates; deltas of rounded points are exact, so nothing drifts.
 struct PathData {
     d: String,
     x0: f32,
@@ -232,41 +237,75 @@ struct PathData {
     scale: f32,
     /// The current glyph's x offset in font units.
     dx: f32,
+    /// Current point and subpath start, in tenths of a pixel.
+    cur: (i32, i32),
+    start: (i32, i32),
 }
 
 impl PathData {
-    fn pt(&mut self, x: f32, y: f32) {
+    fn tenths(&self, x: f32, y: f32) -> (i32, i32) {
         let px = self.x0 + (x + self.dx) * self.scale;
         let py = self.y0 - y * self.scale;
-        let _ = write!(self.d, "{} {}", num(px), num(py));
+        ((px * 10.0).round() as i32, (py * 10.0).round() as i32)
+    }
+
+    fn push(&mut self, v: i32) {
+        let s = tenths_str(v);
+        // A minus sign separates numbers by itself.
+        if !s.starts_with('-') && !self.d.ends_with(|c: char| c.is_ascii_alphabetic()) {
+            self.d.push(' ');
+        }
+        self.d.push_str(&s);
+    }
+
+    /// Writes points relative to the current point, then moves it to the last one.
+    fn rel(&mut self, cmd: char, pts: &[(f32, f32)]) {
+        self.d.push(cmd);
+        let base = self.cur;
+        let mut last = base;
+        for &(x, y) in pts {
+            let p = self.tenths(x, y);
+            self.push(p.0 - base.0);
+            self.push(p.1 - base.1);
+            last = p;
+        }
+        self.cur = last;
+    }
+}
+
+/// Tenths of a pixel as a decimal ("125" → "12.5", "-30" → "-3").
+fn tenths_str(v: i32) -> String {
+    let sign = if v < 0 { "-" } else { "" };
+    let a = v.unsigned_abs();
+    let (whole, frac) = (a / 10, a % 10);
+    if frac == 0 {
+        format!("{sign}{whole}")
+    } else {
+        format!("{sign}{whole}.{frac}")
     }
 }
 
 impl OutlineBuilder for PathData {
     fn move_to(&mut self, x: f32, y: f32) {
+        let p = self.tenths(x, y);
         self.d.push('M');
-        self.pt(x, y);
+        self.push(p.0);
+        self.push(p.1);
+        self.cur = p;
+        self.start = p;
     }
     fn line_to(&mut self, x: f32, y: f32) {
-        self.d.push('L');
-        self.pt(x, y);
+        self.rel('l', &[(x, y)]);
     }
     fn quad_to(&mut self, x1: f32, y1: f32, x: f32, y: f32) {
-        self.d.push('Q');
-        self.pt(x1, y1);
-        self.d.push(' ');
-        self.pt(x, y);
+        self.rel('q', &[(x1, y1), (x, y)]);
     }
     fn curve_to(&mut self, x1: f32, y1: f32, x2: f32, y2: f32, x: f32, y: f32) {
-        self.d.push('C');
-        self.pt(x1, y1);
-        self.d.push(' ');
-        self.pt(x2, y2);
-        self.d.push(' ');
-        self.pt(x, y);
+        self.rel('c', &[(x1, y1), (x2, y2), (x, y)]);
     }
     fn close(&mut self) {
         self.d.push('Z');
+        self.cur = self.start;
     }
 }
 
