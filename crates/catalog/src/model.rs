@@ -123,6 +123,19 @@ pub struct Review {
     pub text: String,
 }
 
+impl Review {
+    /// The scorecard's label as the source writes it: "88/100 · ship"; "88/100" or "ship"
+    /// when only one is given; `None` for a quote with neither.
+    pub fn score_label(&self) -> Option<String> {
+        match (self.score, self.vote) {
+            (Some(s), Some(v)) => Some(format!("{s}/100 · {v}")),
+            (Some(s), None) => Some(format!("{s}/100")),
+            (None, Some(v)) => Some(v.to_string()),
+            (None, None) => None,
+        }
+    }
+}
+
 /// A reviewer's ship/skip.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub enum Vote {

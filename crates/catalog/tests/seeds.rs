@@ -154,9 +154,11 @@ fn parse_scorecard(card: &[&str], persona_names: &[String]) -> Vec<(String, Vec<
         if l == "No panel take" {
             row.push(None);
             i += 1;
-        } else if let Some((score, vote)) = l.split_once("/100 · ") {
+        } else if let Some((score, _vote)) = l.split_once("/100 · ") {
+            // The label as the page writes it is what Review::score_label gives.
+            let label = l.to_string();
             let score: u8 = score.parse().expect("score");
-            row.push(Some((score, vote.to_string(), card[i + 1].to_string())));
+            row.push(Some((score, label, card[i + 1].to_string())));
             i += 2;
         } else {
             panic!("unexpected scorecard line {l:?}");
@@ -196,7 +198,7 @@ fn check_full_compare(seed: &str, title: &str) {
                     t.as_ref().map(|r| {
                         (
                             r.score.expect("score"),
-                            r.vote.expect("vote").to_string(),
+                            r.score_label().expect("label"),
                             r.text.clone(),
                         )
                     })
