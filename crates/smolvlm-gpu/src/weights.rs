@@ -1,0 +1,268 @@
+//! Weight matrices uploaded once in their GGUF block layout, split into row chunks where a
+//! matrix is larger than one storage binding may be.
+
+use crate::error::{invalid, Error, Result};
+use crate::gpu::Gpu;
+use crate::tensor::{unpooled, BufRef};
+
+/// The GGUF tensor types the kernels read directly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum WeightType {
+    F32,
+    F16,
+    Q8_0,
+    Q4_0,
+    Q5_0,
+    Q4K,
+    Q6K,
+}
+
+impl WeightType {
+    pub const ALL: [WeightType; 7] = [
+        WeightType::F32,
+        WeightType::F16,
+        WeightType::Q8_0,
+        WeightType::Q4_0,
+        WeightType::Q5_0,
+        WeightType::Q4K,
+        WeightType::Q6K,
+    ];
+
+    /// From the `ggml_type` id stored in a GGUF tensor header.
+    pub fn from_ggml(id: u32) -> Option<WeightType> {
+        Some(match id {
+            0 => WeightType::F32,
+            1 => WeightType::F16,
+            2 => WeightType::Q4_0,
+            6 => WeightType::Q5_0,
+            8 => WeightType::Q8_0,
+            12 => WeightType::Q4K,
+            14 => WeightType::Q6K,
+            _ => return None,
+        })
+    }
+
+    pub fn ggml_id(self) -> u32 {
+        match self {
+            WeightType::F32 => 0,
+            WeightType::F16 => 1,
+            WeightType::Q4_0 => 2,
+            WeightType::Q5_0 => 6,
+            WeightType::Q8_0 => 8,
+            WeightType::Q4K => 12,
+            WeightType::Q6K => 14,
+        }
+    }
+
+    /// Values per GGUF block.
+    pub fn block_elems(self) -> usize {
+        match self {
+            WeightType::F32 | WeightType::F16 => 1,
+            WeightType::Q8_0 | WeightType::Q4_0 | WeightType::Q5_0 => 32,
+            WeightType::Q4K | WeightType::Q6K => 256,
+        }
+    }
+
+    /// Bytes per GGUF block (ggml-common.h).
+    pub fn block_bytes(self) -> usize {
+        match self {
+            WeightType::F32 => 4,
+            WeightType::F16 => 2,
+            WeightType::Q8_0 => 34,
+            WeightType::Q4_0 => 18,
+            WeightType::Q5_0 => 22,
+            WeightType::Q4K => 144,
+            WeightType::Q6K => 210,
+        }
+    }
+
+    /// Bytes of one row of `cols` values, or why such a row cannot be read by the kernels.
+    pub fn row_bytes(self, cols: usize) -> Result<usize> {
+        // The kernels move 4 values at a time.
+        let unit = self.block_elems().max(4);
+        if cols == 0 || !cols.is_multiple_of(unit) {
+            invalid!("a {self:?} row must hold a positive multiple of {unit} values, got {cols}");
+        }
+        Ok(cols / self.block_elems() * self.block_bytes())
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            WeightType::F32 => "f32",
+            WeightType::F16 => "f16",
+            WeightType::Q8_0 => "q8_0",
+            WeightType::Q4_0 => "q4_0",
+            WeightType::Q5_0 => "q5_0",
+            WeightType::Q4K => "q4_k",
+            WeightType::Q6K => "q6_k",
+        }
+    }
+
+    /// WGSL prelude for kernels over this type: the block constants, `w_load4` and the
+    /// readers of quant.wgsl. F32 and F16 rows are read as blocks of 4 values.
+    pub(crate) fn wgsl_prelude(self) -> String {
+        let (elems, bytes) = match self {
+            WeightType::F32 => (4, 16),
+            WeightType::F16 => (4, 8),
+            t => (t.block_elems(), t.block_bytes()),
+        };
+        format!(
+            "const BLOCK_ELEMS: u32 = {elems}u;\nconst BLOCK_BYTES: u32 = {bytes}u;\n\
+             fn w_load4(b: u32, i: u32) -> vec4<f32> {{ return load4_{}(b, i); }}\n{}\n",
+            self.name(),
+            include_str!("shaders/quant.wgsl")
+        )
+    }
+}
+
+impl std::fmt::Display for WeightType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A `rows x cols` weight matrix (row-major, GGUF layout) on the GPU.
+pub struct Weight {
+    ty: WeightType,
+    rows: usize,
+    cols: usize,
+    row_bytes: usize,
+    pub(crate) chunks: Vec<Chunk>,
+}
+
+pub(crate) struct Chunk {
+    pub id: u64,
+    pub buffer: wgpu::Buffer,
+    pub row0: usize,
+    pub rows: usize,
+}
+
+impl Chunk {
+    pub fn bref(&self) -> BufRef<'_> {
+        BufRef {
+            id: self.id,
+            buffer: &self.buffer,
+        }
+    }
+}
+
+impl std::fmt::Debug for Weight {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Weight({} {}x{}, {} chunk(s))",
+            self.ty,
+            self.rows,
+            self.cols,
+            self.chunks.len()
+        )
+    }
+}
+
+impl Weight {
+    pub fn ty(&self) -> WeightType {
+        self.ty
+    }
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+    pub fn row_bytes(&self) -> usize {
+        self.row_bytes
+    }
+    /// Number of buffers the matrix was split into.
+    pub fn chunk_count(&self) -> usize {
+        self.chunks.len()
+    }
+    /// Bytes of the matrix in its GGUF layout.
+    pub fn size_bytes(&self) -> usize {
+        self.rows * self.row_bytes
+    }
+}
+
+impl Gpu {
+    /// Uploads a `rows x cols` matrix given as its raw GGUF bytes.
+    pub fn upload_weight(
+        &self,
+        ty: WeightType,
+        rows: usize,
+        cols: usize,
+        bytes: &[u8],
+    ) -> Result<Weight> {
+        self.upload_weight_limited(ty, rows, cols, bytes, self.max_binding())
+    }
+
+    /// [`Gpu::upload_weight`] with chunks of at most `max_chunk` bytes (tests use a small
+    /// value to exercise the splitting that large matrices need).
+    pub fn upload_weight_limited(
+        &self,
+        ty: WeightType,
+        rows: usize,
+        cols: usize,
+        bytes: &[u8],
+        max_chunk: u64,
+    ) -> Result<Weight> {
+        self.check()?;
+        let row_bytes = ty.row_bytes(cols)?;
+        if rows == 0 {
+            invalid!("a weight needs at least one row");
+        }
+        let total = rows
+            .checked_mul(row_bytes)
+            .ok_or_else(|| Error::Invalid("weight size overflows".into()))?;
+        if bytes.len() != total {
+            invalid!(
+                "a {rows} x {cols} {ty} weight is {total} bytes, got {}",
+                bytes.len()
+            );
+        }
+        // 4 bytes of padding: the unaligned readers may touch the word after the last byte.
+        let max_chunk = max_chunk.min(self.max_binding());
+        let rows_per_chunk = (max_chunk.saturating_sub(8) / row_bytes as u64) as usize;
+        if rows_per_chunk == 0 {
+            return Err(Error::TooLarge {
+                what: format!("one row of a {ty} weight"),
+                bytes: row_bytes as u64,
+                limit: max_chunk,
+            });
+        }
+        let mut chunks = Vec::new();
+        let mut row0 = 0;
+        while row0 < rows {
+            let n = rows_per_chunk.min(rows - row0);
+            let data = &bytes[row0 * row_bytes..(row0 + n) * row_bytes];
+            let (id, buffer) = unpooled(
+                &self.inner.device,
+                self.new_id(),
+                data.len() as u64 + 4,
+                "weight",
+            );
+            let aligned = data.len() & !3;
+            if aligned > 0 {
+                self.inner.queue.write_buffer(&buffer, 0, &data[..aligned]);
+            }
+            let mut tail = [0u8; 4];
+            tail[..data.len() - aligned].copy_from_slice(&data[aligned..]);
+            self.inner
+                .queue
+                .write_buffer(&buffer, aligned as u64, &tail);
+            chunks.push(Chunk {
+                id,
+                buffer,
+                row0,
+                rows: n,
+            });
+            row0 += n;
+        }
+        self.check()?;
+        Ok(Weight {
+            ty,
+            rows,
+            cols,
+            row_bytes,
+            chunks,
+        })
+    }
+}
