@@ -1,1 +1,148 @@
-fn main() {}
+//! `cargo xtask …`: the one entry for every chore of this repository (rust-analyzer style).
+//!
+//! - `serve`: install what is missing, build the static site, serve it on localhost.
+//! - `dist`: build the static site into `dist/`.
+//! - `test`: every test (native unit tests, browser tests), each step timed.
+//! - `install`: only install the tools; `doctor`: say what is installed and what is not.
+//!
+//! Everything CI builds is built once, in the release profile: the `xtask` alias itself runs
+//! `--release` (see `.cargo/config.toml`) so xtask's dependencies are not compiled twice.
+
+mod dist;
+mod serve;
+mod test;
+mod tools;
+
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+    time::Instant,
+};
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+
+/// The site URL `dist` and `serve` use when none is given (DESIGN.md).
+pub const DEFAULT_SITE_URL: &str = "http://localhost:8080/";
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "Chores of this repository: serve, dist, test, install, doctor")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Build the site (installing what is missing), then serve `dist/` on localhost.
+    Serve {
+        /// Port to listen on (127.0.0.1).
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        /// Public URL the site is built for; its path is where the site is served
+        /// (e.g. http://localhost:8080/sub/ serves it under /sub/). Defaults to
+        /// http://localhost:<port>/.
+        #[arg(long)]
+        site_url: Option<String>,
+        /// Serve what is already in dist/ without building.
+        #[arg(long)]
+        no_build: bool,
+    },
+    /// Build the static site into `dist/`.
+    Dist {
+        /// Public URL the site will live at (absolute links, sitemap, canonical, og:image).
+        #[arg(long, default_value = DEFAULT_SITE_URL)]
+        site_url: String,
+    },
+    /// Run every test: native tests, then the browser tests against a fresh `dist/`.
+    Test {
+        /// Run only the steps whose name contains this text (see `cargo xtask test --list`).
+        #[arg(long)]
+        only: Option<String>,
+        /// List the steps and exit.
+        #[arg(long)]
+        list: bool,
+    },
+    /// Install the tools the other commands need (apt packages when root, cargo tools, npm).
+    Install,
+    /// Say which tools are installed and which are missing, without changing anything.
+    Doctor,
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let root = project_root()?;
+    std::env::set_current_dir(&root)?;
+    match cli.cmd {
+        Cmd::Serve {
+            port,
+            site_url,
+            no_build,
+        } => {
+            let site_url = site_url.unwrap_or_else(|| format!("http://localhost:{port}/"));
+            let site = dist::SiteUrl::parse(&site_url)?;
+            if !no_build {
+                tools::install(tools::Need::Build)?;
+                timed("dist", || dist::build(&root, &site))?;
+            }
+            serve::serve_forever(&root.join("dist"), &site, port)
+        }
+        Cmd::Dist { site_url } => {
+            let site = dist::SiteUrl::parse(&site_url)?;
+            tools::install(tools::Need::Build)?;
+            timed("dist", || dist::build(&root, &site))
+        }
+        Cmd::Test { only, list } => test::main(&root, only.as_deref(), list),
+        Cmd::Install => tools::install(tools::Need::Everything),
+        Cmd::Doctor => tools::doctor(),
+    }
+}
+
+/// The workspace root: xtask lives in `<root>/xtask`.
+fn project_root() -> Result<PathBuf> {
+    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir
+        .parent()
+        .map(Path::to_path_buf)
+        .context("xtask has no parent directory")
+}
+
+/// Runs `f`, printing how long it took under `name`.
+pub fn timed<T>(name: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    eprintln!("xtask: ── {name} ──");
+    let start = Instant::now();
+    let result = f();
+    let secs = start.elapsed().as_secs_f64();
+    match &result {
+        Ok(_) => eprintln!("xtask: ── {name}: ok in {secs:.1} s ──"),
+        Err(e) => eprintln!("xtask: ── {name}: FAILED after {secs:.1} s: {e:#} ──"),
+    }
+    result
+}
+
+/// Runs a command, echoing it, and fails with its exit status if it fails.
+pub fn run(cmd: &mut Command) -> Result<()> {
+    eprintln!("xtask: $ {}", show(cmd));
+    let status = cmd
+        .status()
+        .with_context(|| format!("could not start `{}`", show(cmd)))?;
+    if !status.success() {
+        bail!("`{}` failed ({status})", show(cmd));
+    }
+    Ok(())
+}
+
+/// A command line as a person would type it (for logs and error messages).
+pub fn show(cmd: &Command) -> String {
+    let mut s = cmd.get_program().to_string_lossy().into_owned();
+    for a in cmd.get_args() {
+        s.push(' ');
+        s.push_str(&a.to_string_lossy());
+    }
+    s
+}
+
+/// `cargo` as invoked by the `cargo xtask` alias (respects `$CARGO`).
+pub fn cargo() -> Command {
+    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}

@@ -1,0 +1,118 @@
+//! `cargo xtask dist`: the static site in `dist/`.
+//!
+//! 1. Trunk builds the wasm app (`crates/web-app`, release, offline) and `index.html`,
+//!    which becomes the template of every page (its `<head>` carries the hashed script and
+//!    stylesheet links under the site's path).
+//! 2. `public/` is copied as-is.
+//! 3. `prerender` (native, release) renders every route with the same components into its
+//!    own `index.html` and writes badges, oEmbed JSON, OG images, sitemap.xml and 404.html.
+
+use std::{path::Path, process::Command};
+
+use anyhow::{bail, Context, Result};
+
+use crate::{cargo, run, timed};
+
+/// The public URL of the site, e.g. `https://example.org/tools/`.
+#[derive(Clone, Debug)]
+pub struct SiteUrl {
+    /// The whole URL, always ending in `/`.
+    pub url: String,
+    /// Its path, always starting and ending in `/` (`/` or `/tools/`).
+    pub path: String,
+}
+
+impl SiteUrl {
+    pub fn parse(s: &str) -> Result<Self> {
+        let rest = s
+            .strip_prefix("http://")
+            .or_else(|| s.strip_prefix("https://"))
+            .with_context(|| format!("--site-url {s:?}: must start with http:// or https://"))?;
+        if s.contains(['?', '#', ' ', '"', '\'', '<', '>']) {
+            bail!("--site-url {s:?}: must be a plain URL without query, fragment, spaces or quotes");
+        }
+        let (host, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, "/"),
+        };
+        if host.is_empty() {
+            bail!("--site-url {s:?}: has no host");
+        }
+        let mut path = path.to_owned();
+        if !path.ends_with('/') {
+            path.push('/');
+        }
+        let url = format!("{}{host}{path}", &s[..s.len() - rest.len()]);
+        Ok(Self { url, path })
+    }
+}
+
+pub fn build(root: &Path, site: &SiteUrl) -> Result<()> {
+    let dist = root.join("dist");
+    timed("trunk build (wasm app)", || {
+        run(Command::new("trunk")
+            .args(["build", "--release", "--offline", "--dist"])
+            .arg(&dist)
+            .args(["--public-url", &site.path])
+            .current_dir(root))
+    })?;
+    timed("copy public/", || copy_dir(&root.join("public"), &dist))?;
+    timed("prerender", || {
+        run(cargo()
+            .args(["run", "--release", "--quiet", "--package", "prerender", "--"])
+            .arg("--dist")
+            .arg(&dist)
+            .args(["--site-url", &site.url]))
+    })?;
+    Ok(())
+}
+
+fn copy_dir(from: &Path, to: &Path) -> Result<()> {
+    if !from.exists() {
+        return Ok(());
+    }
+    for entry in std::fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            std::fs::create_dir_all(&target)?;
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target).with_context(|| {
+                format!("copying {} to {}", entry.path().display(), target.display())
+            })?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SiteUrl;
+
+    #[test]
+    fn site_url_under_a_sub_path_keeps_its_path() {
+        let s = SiteUrl::parse("https://example.org/tools").unwrap();
+        assert_eq!(s.url, "https://example.org/tools/");
+        assert_eq!(s.path, "/tools/");
+    }
+
+    #[test]
+    fn site_url_without_path_is_the_root() {
+        let s = SiteUrl::parse("http://localhost:8080").unwrap();
+        assert_eq!(s.url, "http://localhost:8080/");
+        assert_eq!(s.path, "/");
+    }
+
+    #[test]
+    fn site_url_without_scheme_is_refused() {
+        let e = SiteUrl::parse("example.org/").unwrap_err().to_string();
+        assert!(e.contains("must start with http:// or https://"), "{e}");
+    }
+
+    #[test]
+    fn site_url_with_a_quote_is_refused() {
+        let e = SiteUrl::parse("http://x/\"a").unwrap_err().to_string();
+        assert!(e.contains("plain URL"), "{e}");
+    }
+}

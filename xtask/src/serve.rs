@@ -1,0 +1,89 @@
+//! A static file server for `dist/` on localhost (axum + tower-http's `ServeDir`).
+//!
+//! What a plain static host does, which the site relies on: the right MIME types
+//! (`application/wasm` for streaming compilation), Range requests (model downloads resume),
+//! `index.html` for directories (with a redirect to the trailing slash), `404.html` with
+//! status 404 for unknown paths. `Cache-Control: no-cache` makes the browser revalidate
+//! (ETag / Last-Modified) so a rebuilt site is never shadowed by a stale copy.
+//! The site is served under the path of its URL (`/` or e.g. `/sub/`), as a host would.
+
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+};
+
+use anyhow::{Context, Result};
+use axum::{http::HeaderValue, response::Redirect, routing::get, Router};
+use tower_http::{
+    services::{ServeDir, ServeFile},
+    set_header::SetResponseHeaderLayer,
+};
+
+use crate::dist::SiteUrl;
+
+/// Folders served beside the site, at their own path (e.g. `/models/` later).
+#[derive(Clone, Debug, Default)]
+pub struct Extra {
+    pub mounts: Vec<(String, PathBuf)>,
+}
+
+pub fn router(dist: &Path, base: &str, extra: &Extra) -> Router {
+    let site = ServeDir::new(dist)
+        .append_index_html_on_directories(true)
+        .not_found_service(ServeFile::new(dist.join("404.html")));
+    let mut app = Router::new();
+    for (at, dir) in &extra.mounts {
+        app = app.nest_service(at.trim_end_matches('/'), ServeDir::new(dir));
+    }
+    let app = if base == "/" {
+        app.fallback_service(site)
+    } else {
+        let to = base.to_owned();
+        app.nest_service(base.trim_end_matches('/'), site)
+            .route("/", get(move || async move { Redirect::temporary(&to) }))
+            .fallback_service(ServeFile::new(dist.join("404.html")))
+    };
+    app.layer(SetResponseHeaderLayer::overriding(
+        axum::http::header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache"),
+    ))
+}
+
+/// Serves until Ctrl-C.
+pub fn serve_forever(dist: &Path, site: &SiteUrl, port: u16) -> Result<()> {
+    let app = router(dist, &site.path, &Extra::default());
+    tokio::runtime::Runtime::new()?.block_on(async move {
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr} (is the port in use? try --port)"))?;
+        eprintln!(
+            "xtask: serving {} at http://localhost:{port}{} (Ctrl-C stops)",
+            dist.display(),
+            site.path
+        );
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                _ = tokio::signal::ctrl_c().await;
+            })
+            .await
+            .context("server failed")
+    })
+}
+
+/// Serves on a free port from a background thread, for the browser tests; returns its address.
+/// The server lives as long as the process.
+pub fn spawn(dist: &Path, base: &str) -> Result<SocketAddr> {
+    let app = router(dist, base, &Extra::default());
+    let rt = tokio::runtime::Runtime::new()?;
+    let listener = rt.block_on(tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))))?;
+    let addr = listener.local_addr()?;
+    std::thread::spawn(move || {
+        rt.block_on(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                eprintln!("xtask: test server failed: {e}");
+            }
+        })
+    });
+    Ok(addr)
+}

@@ -1,0 +1,91 @@
+//! `cargo xtask test`: every test, as a list of timed steps.
+//!
+//! To add a step (model tests, wasm tests, OCR browser tests…), add an entry to [`STEPS`].
+//! Every artefact is built once, in the release profile: `dist` builds the wasm app and
+//! the pre-renderer, `native tests` builds and runs every native crate's tests (and its
+//! binaries) with `cargo test --release`, the browser tests use the `dist/` built before.
+
+use std::{path::Path, process::Command, time::Instant};
+
+use anyhow::{bail, Result};
+
+use crate::{cargo, dist, run, serve, tools, DEFAULT_SITE_URL};
+
+pub struct Ctx<'a> {
+    pub root: &'a Path,
+}
+
+pub struct Step {
+    pub name: &'static str,
+    pub run: fn(&Ctx) -> Result<()>,
+}
+
+pub const STEPS: &[Step] = &[
+    Step {
+        name: "install",
+        run: |_| tools::install(tools::Need::Test),
+    },
+    Step {
+        name: "dist",
+        run: |cx| dist::build(cx.root, &dist::SiteUrl::parse(DEFAULT_SITE_URL)?),
+    },
+    Step {
+        name: "native tests",
+        // web-app is the wasm32 entry: natively it would unify leptos's ssr and hydrate.
+        run: |_| run(cargo().args(["test", "--release", "--workspace", "--exclude", "web-app"])),
+    },
+    Step {
+        name: "browser tests",
+        run: browser_tests,
+    },
+];
+
+pub fn run_steps(cx: &Ctx, only: Option<&str>) -> Result<()> {
+    let mut times = Vec::new();
+    let start = Instant::now();
+    for step in STEPS.iter().filter(|s| only.is_none_or(|o| s.name.contains(o))) {
+        let t = Instant::now();
+        let result = crate::timed(step.name, || (step.run)(cx));
+        times.push((step.name, t.elapsed().as_secs_f64(), result.is_ok()));
+        if let Err(e) = result {
+            print_times(&times, start);
+            bail!("step `{}` failed: {e:#}", step.name);
+        }
+    }
+    print_times(&times, start);
+    Ok(())
+}
+
+fn print_times(times: &[(&str, f64, bool)], start: Instant) {
+    eprintln!("xtask: step times");
+    for (name, secs, ok) in times {
+        eprintln!("xtask:   {name:<16} {secs:>8.1} s {}", if *ok { "ok" } else { "FAILED" });
+    }
+    eprintln!("xtask:   {:<16} {:>8.1} s", "total", start.elapsed().as_secs_f64());
+}
+
+pub fn main(root: &Path, only: Option<&str>, list: bool) -> Result<()> {
+    if list {
+        for s in STEPS {
+            println!("{}", s.name);
+        }
+        return Ok(());
+    }
+    run_steps(&Ctx { root }, only)
+}
+
+/// Playwright (tests/) against `dist/` served on a free localhost port.
+fn browser_tests(cx: &Ctx) -> Result<()> {
+    let dist = cx.root.join("dist");
+    if !dist.join("404.html").exists() {
+        bail!("dist/ is not built: run `cargo xtask dist` (or the whole `cargo xtask test`)");
+    }
+    let addr = serve::spawn(&dist, "/")?;
+    let tests = cx.root.join("tests");
+    run(Command::new(tests.join("node_modules/.bin/playwright"))
+        .args(["test"])
+        .current_dir(&tests)
+        .env("SITE_ORIGIN", format!("http://127.0.0.1:{}", addr.port()))
+        .env("CHROMIUM", tools::CHROMIUM)
+        .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1"))
+}
