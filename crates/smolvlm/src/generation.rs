@@ -1,0 +1,470 @@
+//! Decoding: greedy or sampling, token by token, with the logits processors transformers
+//! applies and in its order: repetition penalty, then `min_new_tokens` (stop tokens masked
+//! to -inf until enough tokens exist), then for sampling temperature, top-k, top-p.
+//!
+//! Reference: transformers `generation/utils.py` (`_get_logits_processor`, `_sample`)
+//! and `generation/logits_process.py` (v5.24).
+//! <https://github.com/huggingface/transformers/blob/main/src/transformers/generation/logits_process.py>
+//!
+//! Sampling draws from a seeded `StdRng`: the same seed gives the same tokens here, but
+//! not the tokens PyTorch's generator would draw. Greedy decoding matches transformers.
+//!
+//! No clocks in here (`std::time::Instant` panics on wasm32): callers time the steps.
+
+use std::ops::ControlFlow;
+
+use candle_core::Tensor;
+use rand::distr::weighted::WeightedIndex;
+use rand::distr::Distribution;
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+
+use crate::error::{Error, Result};
+use crate::model::SmolVlm;
+use crate::text::Cache;
+
+/// How the next token is chosen from the processed logits.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decoding {
+    /// The most likely token (the first one on ties, like `torch.argmax`).
+    Greedy,
+    /// A draw from the softmax after temperature, top-k and top-p.
+    Sample {
+        /// Divides the logits; must be > 0.
+        temperature: f64,
+        /// Keep only the k most likely tokens (ties with the k-th kept).
+        top_k: Option<usize>,
+        /// Keep the smallest set of most likely tokens whose probability exceeds p.
+        top_p: Option<f64>,
+        seed: u64,
+    },
+}
+
+/// Everything that decides which tokens come out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GenerationParams {
+    pub max_new_tokens: usize,
+    /// Stop tokens are masked until this many tokens have been generated.
+    pub min_new_tokens: usize,
+    /// transformers' `repetition_penalty` (1.0 or None: off). Applies to greedy too.
+    pub repetition_penalty: Option<f32>,
+    pub decoding: Decoding,
+    /// Tokens that end generation (end-of-utterance, eos); the one produced is kept.
+    pub stop_ids: Vec<u32>,
+}
+
+impl GenerationParams {
+    /// Greedy decoding of up to `max_new_tokens`, stopping at `stop_ids`.
+    pub fn greedy(max_new_tokens: usize, stop_ids: Vec<u32>) -> Self {
+        Self {
+            max_new_tokens,
+            min_new_tokens: 0,
+            repetition_penalty: None,
+            decoding: Decoding::Greedy,
+            stop_ids,
+        }
+    }
+
+    fn validate(&self) -> Result<()> {
+        if let Some(p) = self.repetition_penalty {
+            if !(p > 0.0 && p.is_finite()) {
+                return Err(Error::InvalidInput(format!(
+                    "repetition penalty must be a positive number, got {p}"
+                )));
+            }
+        }
+        if let Decoding::Sample {
+            temperature,
+            top_k,
+            top_p,
+            ..
+        } = &self.decoding
+        {
+            if !(*temperature > 0.0 && temperature.is_finite()) {
+                return Err(Error::InvalidInput(format!(
+                    "temperature must be a positive number, got {temperature}"
+                )));
+            }
+            if *top_k == Some(0) {
+                return Err(Error::InvalidInput("top-k must be at least 1".into()));
+            }
+            if let Some(p) = top_p {
+                if !(*p > 0.0 && *p <= 1.0) {
+                    return Err(Error::InvalidInput(format!(
+                        "top-p must be in (0, 1], got {p}"
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Turns logits into the next token.
+#[derive(Debug, Clone)]
+pub struct LogitsProcessor {
+    params: GenerationParams,
+    rng: StdRng,
+}
+
+impl LogitsProcessor {
+    pub fn new(params: GenerationParams) -> Result<Self> {
+        params.validate()?;
+        let seed = match params.decoding {
+            Decoding::Sample { seed, .. } => seed,
+            Decoding::Greedy => 0,
+        };
+        Ok(Self {
+            params,
+            rng: StdRng::seed_from_u64(seed),
+        })
+    }
+
+    /// The next token given the last position's `logits` (vocab), the whole sequence so
+    /// far `context` (prompt and generated tokens) and how many tokens were generated.
+    pub fn next_token(
+        &mut self,
+        logits: &Tensor,
+        context: &[u32],
+        generated: usize,
+    ) -> Result<u32> {
+        let mut scores: Vec<f32> = logits.flatten_all()?.to_vec1()?;
+        self.process(&mut scores, context, generated);
+        match self.params.decoding {
+            Decoding::Greedy => Ok(argmax(&scores)),
+            Decoding::Sample { .. } => self.sample(&scores),
+        }
+    }
+
+    /// Applies the processors in place (exposed for tests).
+    pub fn process(&self, scores: &mut [f32], context: &[u32], generated: usize) {
+        if let Some(penalty) = self.params.repetition_penalty.filter(|&p| p != 1.0) {
+            // RepetitionPenaltyLogitsProcessor: once per distinct id of the sequence.
+            let mut seen = vec![false; scores.len()];
+            for &id in context {
+                let i = id as usize;
+                if i < scores.len() && !seen[i] {
+                    seen[i] = true;
+                    let s = scores[i];
+                    scores[i] = if s < 0.0 { s * penalty } else { s / penalty };
+                }
+            }
+        }
+        if generated < self.params.min_new_tokens {
+            // MinNewTokensLengthLogitsProcessor.
+            for &id in &self.params.stop_ids {
+                if let Some(s) = scores.get_mut(id as usize) {
+                    *s = f32::NEG_INFINITY;
+                }
+            }
+        }
+        if let Decoding::Sample {
+            temperature,
+            top_k,
+            top_p,
+            ..
+        } = self.params.decoding
+        {
+            if temperature != 1.0 {
+                let t = temperature as f32;
+                scores.iter_mut().for_each(|s| *s /= t);
+            }
+            if let Some(k) = top_k {
+                top_k_filter(scores, k);
+            }
+            if let Some(p) = top_p.filter(|&p| p < 1.0) {
+                top_p_filter(scores, p as f32);
+            }
+        }
+    }
+
+    fn sample(&mut self, scores: &[f32]) -> Result<u32> {
+        let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        if !max.is_finite() {
+            return Err(Error::InvalidInput(
+                "every token was filtered out of the sampling distribution".into(),
+            ));
+        }
+        let weights: Vec<f32> = scores.iter().map(|&s| (s - max).exp()).collect();
+        let dist = WeightedIndex::new(&weights)
+            .map_err(|e| Error::InvalidInput(format!("cannot sample: {e}")))?;
+        Ok(dist.sample(&mut self.rng) as u32)
+    }
+}
+
+/// Index of the first maximum (`torch.argmax`).
+pub fn argmax(scores: &[f32]) -> u32 {
+    let mut best = 0;
+    for (i, &s) in scores.iter().enumerate() {
+        if s > scores[best] {
+            best = i;
+        }
+    }
+    best as u32
+}
+
+/// TopKLogitsWarper: everything below the k-th largest score becomes -inf.
+fn top_k_filter(scores: &mut [f32], k: usize) {
+    if k >= scores.len() {
+        return;
+    }
+    let mut sorted: Vec<f32> = scores.to_vec();
+    sorted.sort_by(|a, b| b.total_cmp(a));
+    let kth = sorted[k - 1];
+    scores
+        .iter_mut()
+        .filter(|s| **s < kth)
+        .for_each(|s| *s = f32::NEG_INFINITY);
+}
+
+/// TopPLogitsWarper: sort ascending, drop the tokens whose cumulative probability is
+/// `<= 1 - p`, always keeping the most likely one.
+fn top_p_filter(scores: &mut [f32], p: f32) {
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    // A stable ascending sort, like torch.sort on CPU for equal keys.
+    order.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]));
+    let max = scores[order[order.len() - 1]];
+    let exps: Vec<f32> = order.iter().map(|&i| (scores[i] - max).exp()).collect();
+    let total: f32 = exps.iter().sum();
+    let mut cumulative = 0f32;
+    let last = order.len() - 1;
+    let mut remove = Vec::new();
+    for (rank, (&i, e)) in order.iter().zip(&exps).enumerate() {
+        cumulative += e / total;
+        if cumulative <= 1.0 - p && rank != last {
+            remove.push(i);
+        }
+    }
+    for i in remove {
+        scores[i] = f32::NEG_INFINITY;
+    }
+}
+
+/// Why generation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    /// A stop token was produced (it is the last generated token).
+    StopToken,
+    /// `max_new_tokens` were produced.
+    MaxNewTokens,
+    /// The caller asked to stop between two tokens.
+    Cancelled,
+}
+
+/// One conversation turn, token by token. Holds the KV cache; the model is shared.
+pub struct Session<'a> {
+    model: &'a SmolVlm,
+    cache: Cache,
+    processor: LogitsProcessor,
+    context: Vec<u32>,
+    generated: Vec<u32>,
+    logits: Option<Tensor>,
+    finished: Option<StopReason>,
+    params: GenerationParams,
+}
+
+impl<'a> Session<'a> {
+    pub fn new(model: &'a SmolVlm, params: GenerationParams) -> Result<Self> {
+        Ok(Self {
+            model,
+            cache: model.new_cache(),
+            processor: LogitsProcessor::new(params.clone())?,
+            context: Vec::new(),
+            generated: Vec::new(),
+            logits: None,
+            finished: None,
+            params,
+        })
+    }
+
+    /// Runs the prompt (with its image features, see [`SmolVlm::encode_images`]).
+    /// Fails before any work when the prompt plus `max_new_tokens` exceeds the context.
+    pub fn prefill(&mut self, prompt_ids: &[u32], image_features: Option<&Tensor>) -> Result<()> {
+        if !self.context.is_empty() {
+            return Err(Error::InvalidInput(
+                "the session already has a prompt".into(),
+            ));
+        }
+        let max_context = self.model.config().max_context();
+        if prompt_ids.len() + self.params.max_new_tokens > max_context {
+            return Err(Error::ContextOverflow {
+                prompt_tokens: prompt_ids.len(),
+                max_new_tokens: self.params.max_new_tokens,
+                max_context,
+                hint: if prompt_ids.len() < max_context {
+                    "; ask for fewer new tokens or use fewer image tiles"
+                } else {
+                    "; use a shorter prompt or fewer image tiles"
+                },
+            });
+        }
+        let embeds = self.model.embed(prompt_ids, image_features)?;
+        self.logits = Some(self.model.forward(&embeds, &mut self.cache)?);
+        self.context.extend_from_slice(prompt_ids);
+        Ok(())
+    }
+
+    /// The next token, or None once generation has ended ([`Self::stop_reason`] says why).
+    pub fn next_token(&mut self) -> Result<Option<u32>> {
+        if self.finished.is_some() {
+            return Ok(None);
+        }
+        if self.generated.len() >= self.params.max_new_tokens {
+            self.finished = Some(StopReason::MaxNewTokens);
+            return Ok(None);
+        }
+        let Some(logits) = self.logits.take() else {
+            return Err(Error::InvalidInput("prefill the session first".into()));
+        };
+        let token = self
+            .processor
+            .next_token(&logits, &self.context, self.generated.len())?;
+        self.context.push(token);
+        self.generated.push(token);
+        if self.params.stop_ids.contains(&token) {
+            self.finished = Some(StopReason::StopToken);
+        } else if self.generated.len() >= self.params.max_new_tokens {
+            self.finished = Some(StopReason::MaxNewTokens);
+        } else {
+            self.logits = Some(self.model.forward_token(token, &mut self.cache)?);
+        }
+        Ok(Some(token))
+    }
+
+    /// Ends the session early (between tokens).
+    pub fn cancel(&mut self) {
+        self.finished.get_or_insert(StopReason::Cancelled);
+        self.logits = None;
+    }
+
+    pub fn generated(&self) -> &[u32] {
+        &self.generated
+    }
+
+    pub fn stop_reason(&self) -> Option<StopReason> {
+        self.finished
+    }
+}
+
+/// What [`generate`] produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Generated {
+    /// Every generated token, a final stop token included.
+    pub tokens: Vec<u32>,
+    pub stop: StopReason,
+}
+
+/// Prefills `prompt_ids` and decodes, calling `on_token` after each token; returning
+/// `ControlFlow::Break` from it cancels generation before the next token.
+pub fn generate(
+    model: &SmolVlm,
+    prompt_ids: &[u32],
+    image_features: Option<&Tensor>,
+    params: GenerationParams,
+    mut on_token: impl FnMut(u32) -> ControlFlow<()>,
+) -> Result<Generated> {
+    let mut session = Session::new(model, params)?;
+    session.prefill(prompt_ids, image_features)?;
+    while let Some(token) = session.next_token()? {
+        if on_token(token).is_break() {
+            session.cancel();
+            break;
+        }
+    }
+    Ok(Generated {
+        tokens: session.generated().to_vec(),
+        stop: session.stop_reason().unwrap_or(StopReason::MaxNewTokens),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn processor(params: GenerationParams) -> LogitsProcessor {
+        LogitsProcessor::new(params).unwrap()
+    }
+
+    #[test]
+    fn repetition_penalty_divides_positive_and_multiplies_negative_scores_once() {
+        let mut params = GenerationParams::greedy(4, vec![]);
+        params.repetition_penalty = Some(2.0);
+        let mut scores = vec![4.0, -4.0, 1.0];
+        processor(params).process(&mut scores, &[0, 1, 0], 0);
+        assert_eq!(scores, vec![2.0, -8.0, 1.0]);
+    }
+
+    #[test]
+    fn min_new_tokens_masks_stop_tokens_until_reached() {
+        let mut params = GenerationParams::greedy(4, vec![2]);
+        params.min_new_tokens = 2;
+        let p = processor(params);
+        let mut scores = vec![0.0, 1.0, 5.0];
+        p.process(&mut scores, &[], 1);
+        assert_eq!(argmax(&scores), 1);
+        let mut scores = vec![0.0, 1.0, 5.0];
+        p.process(&mut scores, &[], 2);
+        assert_eq!(argmax(&scores), 2);
+    }
+
+    #[test]
+    fn top_k_keeps_ties_with_the_kth_score() {
+        let mut scores = vec![1.0, 3.0, 2.0, 2.0, 0.0];
+        top_k_filter(&mut scores, 2);
+        let inf = f32::NEG_INFINITY;
+        assert_eq!(scores, vec![inf, 3.0, 2.0, 2.0, inf]);
+    }
+
+    #[test]
+    fn top_p_keeps_the_smallest_set_above_p() {
+        // probabilities 0.5, 0.25, 0.125, 0.125 (as logs)
+        let mut scores: Vec<f32> = [0.5f32, 0.25, 0.125, 0.125]
+            .iter()
+            .map(|p| p.ln())
+            .collect();
+        top_p_filter(&mut scores, 0.7);
+        assert!(scores[0].is_finite() && scores[1].is_finite());
+        assert!(scores[2] == f32::NEG_INFINITY && scores[3] == f32::NEG_INFINITY);
+    }
+
+    #[test]
+    fn sampling_is_reproducible_for_a_seed() {
+        let params = GenerationParams {
+            decoding: Decoding::Sample {
+                temperature: 0.8,
+                top_k: Some(3),
+                top_p: Some(0.9),
+                seed: 7,
+            },
+            ..GenerationParams::greedy(4, vec![])
+        };
+        let logits =
+            Tensor::new(&[0.1f32, 0.5, 0.3, 0.2, 0.05], &candle_core::Device::Cpu).unwrap();
+        let draw = |params: GenerationParams| -> Vec<u32> {
+            let mut p = processor(params);
+            (0..16)
+                .map(|_| p.next_token(&logits, &[], 0).unwrap())
+                .collect()
+        };
+        let a = draw(params.clone());
+        assert_eq!(a, draw(params));
+        assert!(a.iter().all(|&t| t == 1 || t == 2 || t == 3));
+    }
+
+    #[test]
+    fn bad_sampling_values_are_errors() {
+        let params = GenerationParams {
+            decoding: Decoding::Sample {
+                temperature: 0.0,
+                top_k: None,
+                top_p: None,
+                seed: 0,
+            },
+            ..GenerationParams::greedy(4, vec![])
+        };
+        assert!(matches!(
+            LogitsProcessor::new(params),
+            Err(Error::InvalidInput(_))
+        ));
+    }
+}
