@@ -40,7 +40,8 @@ pub struct Recorder<'g> {
     pub(crate) gpu: &'g Gpu,
     ops: Vec<Op>,
     chunks: Vec<(Tensor, Vec<u8>)>,
-    /// Tensors made inside the recording (scratch) kept until it is submitted.
+    /// Every tensor bound by a recorded command (and scratch made by ops), kept until the
+    /// submit so the pool cannot recycle a buffer that recorded commands still use.
     keep: Vec<Tensor>,
 }
 
@@ -141,6 +142,8 @@ impl<'g> Recorder<'g> {
         if groups.contains(&0) {
             return Ok(());
         }
+        self.keep
+            .extend(bufs.iter().filter_map(|b| b.tensor.cloned()));
         let (chunk, offset) = self.slot(bytemuck::bytes_of(params))?;
         let uniform = self.chunks[chunk].0.bref();
         let bind_group = self.gpu.bind_group(kernel, uniform, bufs);
@@ -189,7 +192,14 @@ impl<'g> Recorder<'g> {
                 dst.len()
             )));
         }
+        if src.buffer() == dst.buffer() {
+            return Err(Error::Invalid(
+                "copy within one buffer (WebGPU needs two)".into(),
+            ));
+        }
         if n > 0 {
+            self.keep.push(src.clone());
+            self.keep.push(dst.clone());
             self.ops.push(Op::Copy {
                 src: src.buffer().clone(),
                 src_off: src_off as u64 * 4,
@@ -224,6 +234,7 @@ impl<'g> Recorder<'g> {
             (size / 4) as usize,
         );
         if size > 0 {
+            self.keep.push(t.clone());
             self.ops.push(Op::Copy {
                 src: t.buffer().clone(),
                 src_off: offset,

@@ -59,6 +59,7 @@ impl Tensor {
         BufRef {
             id: self.buf.id,
             buffer: &self.buf.buffer,
+            tensor: Some(self),
         }
     }
 
@@ -74,11 +75,14 @@ impl Tensor {
     }
 }
 
-/// A buffer and the id caches know it by.
+/// A buffer and the id caches know it by; for a pooled tensor, the tensor itself, which a
+/// recording keeps alive until it is submitted (else the pool could hand the buffer to an
+/// upload that the queue would run before the recorded commands).
 #[derive(Clone, Copy)]
 pub(crate) struct BufRef<'a> {
     pub id: u64,
     pub buffer: &'a wgpu::Buffer,
+    pub tensor: Option<&'a Tensor>,
 }
 
 struct Pooled {

@@ -142,6 +142,7 @@ impl Chunk {
         BufRef {
             id: self.id,
             buffer: &self.buffer,
+            tensor: None,
         }
     }
 }

@@ -169,6 +169,22 @@ fn pooled_buffers_are_reused() {
 }
 
 #[test]
+fn a_recording_keeps_its_tensors_from_the_pool_until_submitted() {
+    // The input of a recorded add is dropped before the submit, and an upload of the same
+    // size follows: the upload must not get (and overwrite) the buffer the add reads.
+    let g = Gpu::new_blocking(&GpuOptions::forced()).expect("an adapter (see common::gpu)");
+    let y = g.tensor(64).unwrap();
+    let mut rec = g.recorder();
+    {
+        let a = g.upload(&[1.0; 64]).unwrap();
+        rec.add(&a, &a, 64, 64, &y).unwrap();
+    }
+    let other = g.upload(&[100.0; 64]).unwrap();
+    assert_eq!(rec.submit_read_blocking(&y).unwrap(), vec![2.0; 64]);
+    drop(other);
+}
+
+#[test]
 fn tensors_beyond_the_binding_limit_are_refused() {
     let g = gpu();
     let too_many = (g.max_binding() / 4 + 1) as usize;

@@ -9,6 +9,7 @@ pub mod connector;
 pub mod error;
 pub mod generation;
 pub mod model;
+pub mod processor;
 pub mod text;
 pub mod vision;
 pub mod weights;
