@@ -26,6 +26,9 @@ pub struct GpuOptions {
     pub choice: AdapterChoice,
     /// Only adapters whose name contains this (case-insensitive), when set.
     pub name_contains: Option<String>,
+    /// Treat storage bindings as at most this many bytes even where the device allows
+    /// more: tests use it to exercise the splitting that big models need.
+    pub binding_limit: Option<u64>,
 }
 
 impl GpuOptions {
@@ -36,7 +39,7 @@ impl GpuOptions {
     pub fn forced() -> Self {
         Self {
             choice: AdapterChoice::Forced,
-            name_contains: None,
+            ..Self::default()
         }
     }
 }
@@ -62,6 +65,7 @@ pub(crate) struct Inner {
     pub info: wgpu::AdapterInfo,
     pub limits: wgpu::Limits,
     pub has_f16: bool,
+    max_binding: u64,
     pub pool: Arc<Pool>,
     kernels: Mutex<HashMap<String, Arc<Kernel>>>,
     bind_groups: Mutex<HashMap<Vec<u64>, wgpu::BindGroup>>,
@@ -131,6 +135,12 @@ impl Gpu {
             .await
             .map_err(|e| Error::RequestDevice(e.to_string()))?;
         let limits = device.limits();
+        let max_binding = limits
+            .max_storage_buffer_binding_size
+            .min(limits.max_buffer_size)
+            // Offsets inside shaders are u32 byte addresses.
+            .min(u32::MAX as u64 & !3)
+            .min(opts.binding_limit.unwrap_or(u64::MAX) & !3);
 
         let state = Arc::new(Mutex::new(DeviceState::default()));
         let s = state.clone();
@@ -152,6 +162,7 @@ impl Gpu {
                 device,
                 queue,
                 info,
+                max_binding,
                 limits,
                 has_f16,
                 pool,
@@ -203,12 +214,7 @@ impl Gpu {
 
     /// The largest buffer one binding may cover (and one buffer may be).
     pub fn max_binding(&self) -> u64 {
-        self.inner
-            .limits
-            .max_storage_buffer_binding_size
-            .min(self.inner.limits.max_buffer_size)
-            // Offsets inside shaders are u32 byte addresses.
-            .min(u32::MAX as u64 & !3)
+        self.inner.max_binding
     }
 
     /// Ends the device (frees everything on the GPU; tests use it to simulate a loss).

@@ -5,7 +5,7 @@
 mod common;
 
 use common::{assert_close, gpu, rng, uniform, U};
-use smolvlm_gpu::{AttentionArgs, KvCache, RopeTable};
+use smolvlm_gpu::{AttentionArgs, Gpu, GpuOptions, KvCache, RopeTable};
 
 struct Case {
     heads: usize,
@@ -72,7 +72,10 @@ fn attention_tol(d: usize, kv_len: usize, s_max: f64) -> f64 {
 }
 
 fn run(c: &Case, seed: u64) {
-    let g = gpu();
+    run_on(gpu(), c, seed)
+}
+
+fn run_on(g: &Gpu, c: &Case, seed: u64) {
     let mut r = rng(seed);
     let q = uniform(&mut r, c.q_len * c.heads * c.d, 1.0);
     let k = uniform(&mut r, c.kv_len * c.kv_heads * c.d, 1.0);
@@ -198,6 +201,57 @@ fn vision_attention_is_bidirectional_with_a_key_mask() {
         },
         5,
     );
+}
+
+#[test]
+fn scores_larger_than_a_binding_are_made_in_passes_over_head_groups() {
+    // Bindings capped at 4 heads' worth of scores: 9 heads in 3 kv groups go in three
+    // passes of 3 (whole groups), which must give the same result as one pass.
+    let per_head = 13 * 37 * 4;
+    let opts = GpuOptions {
+        binding_limit: Some(4 * per_head as u64),
+        ..GpuOptions::forced()
+    };
+    let small = Gpu::new_blocking(&opts).expect("an adapter (see common::gpu)");
+    let c = Case {
+        heads: 9,
+        kv_heads: 3,
+        d: 8,
+        q_len: 13,
+        kv_len: 37,
+        causal: true,
+        q_pos0: 24,
+        mask: None,
+    };
+    run_on(&small, &c, 6);
+    // Not even one kv group fits: a clear error.
+    let opts = GpuOptions {
+        binding_limit: Some(2 * per_head as u64),
+        ..GpuOptions::forced()
+    };
+    let tiny = Gpu::new_blocking(&opts).expect("an adapter (see common::gpu)");
+    let q = tiny.tensor(13 * 9 * 8).unwrap();
+    let kv = tiny.tensor(37 * 3 * 8).unwrap();
+    let out = tiny.tensor(13 * 9 * 8).unwrap();
+    let err = tiny
+        .recorder()
+        .attention(&AttentionArgs {
+            q: &q,
+            k: &kv,
+            v: &kv,
+            out: &out,
+            heads: 9,
+            kv_heads: 3,
+            head_dim: 8,
+            q_len: 13,
+            kv_len: 37,
+            causal: true,
+            q_pos0: 24,
+            key_mask: None,
+            scale: 1.0,
+        })
+        .unwrap_err();
+    assert!(err.to_string().contains("over the device limit"), "{err}");
 }
 
 #[test]

@@ -39,6 +39,7 @@ fn adapter_name_filter_reports_a_missing_name() {
     let opts = GpuOptions {
         choice: AdapterChoice::Forced,
         name_contains: Some("no such adapter 1234".into()),
+        ..GpuOptions::default()
     };
     let err = Gpu::new_blocking(&opts).expect_err("no adapter has that name");
     assert!(err.to_string().contains("no such adapter 1234"), "{err}");
