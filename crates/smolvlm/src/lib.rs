@@ -10,7 +10,9 @@ pub mod error;
 pub mod generation;
 pub mod model;
 pub mod processor;
+pub mod prompt;
 pub mod text;
+pub mod tokenizer;
 pub mod vision;
 pub mod weights;
 
