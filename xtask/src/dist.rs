@@ -29,7 +29,9 @@ impl SiteUrl {
             .or_else(|| s.strip_prefix("https://"))
             .with_context(|| format!("--site-url {s:?}: must start with http:// or https://"))?;
         if s.contains(['?', '#', ' ', '"', '\'', '<', '>']) {
-            bail!("--site-url {s:?}: must be a plain URL without query, fragment, spaces or quotes");
+            bail!(
+                "--site-url {s:?}: must be a plain URL without query, fragment, spaces or quotes"
+            );
         }
         let (host, path) = match rest.find('/') {
             Some(i) => (&rest[..i], &rest[i..]),
@@ -59,7 +61,14 @@ pub fn build(root: &Path, site: &SiteUrl) -> Result<()> {
     timed("copy public/", || copy_dir(&root.join("public"), &dist))?;
     timed("prerender", || {
         run(cargo()
-            .args(["run", "--release", "--quiet", "--package", "prerender", "--"])
+            .args([
+                "run",
+                "--release",
+                "--quiet",
+                "--package",
+                "prerender",
+                "--",
+            ])
             .arg("--dist")
             .arg(&dist)
             .args(["--site-url", &site.url]))

@@ -26,7 +26,10 @@ use clap::{Parser, Subcommand};
 pub const DEFAULT_SITE_URL: &str = "http://localhost:8080/";
 
 #[derive(Parser)]
-#[command(name = "cargo xtask", about = "Chores of this repository: serve, dist, test, install, doctor")]
+#[command(
+    name = "cargo xtask",
+    about = "Chores of this repository: serve, dist, test, install, doctor"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,

@@ -76,7 +76,10 @@ pub fn serve_forever(dist: &Path, site: &SiteUrl, port: u16) -> Result<()> {
 pub fn spawn(dist: &Path, base: &str) -> Result<SocketAddr> {
     let app = router(dist, base, &Extra::default());
     let rt = tokio::runtime::Runtime::new()?;
-    let listener = rt.block_on(tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))))?;
+    let listener = rt.block_on(tokio::net::TcpListener::bind(SocketAddr::from((
+        [127, 0, 0, 1],
+        0,
+    ))))?;
     let addr = listener.local_addr()?;
     std::thread::spawn(move || {
         rt.block_on(async move {

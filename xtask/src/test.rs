@@ -43,7 +43,10 @@ pub const STEPS: &[Step] = &[
 pub fn run_steps(cx: &Ctx, only: Option<&str>) -> Result<()> {
     let mut times = Vec::new();
     let start = Instant::now();
-    for step in STEPS.iter().filter(|s| only.is_none_or(|o| s.name.contains(o))) {
+    for step in STEPS
+        .iter()
+        .filter(|s| only.is_none_or(|o| s.name.contains(o)))
+    {
         let t = Instant::now();
         let result = crate::timed(step.name, || (step.run)(cx));
         times.push((step.name, t.elapsed().as_secs_f64(), result.is_ok()));
@@ -59,9 +62,16 @@ pub fn run_steps(cx: &Ctx, only: Option<&str>) -> Result<()> {
 fn print_times(times: &[(&str, f64, bool)], start: Instant) {
     eprintln!("xtask: step times");
     for (name, secs, ok) in times {
-        eprintln!("xtask:   {name:<16} {secs:>8.1} s {}", if *ok { "ok" } else { "FAILED" });
+        eprintln!(
+            "xtask:   {name:<16} {secs:>8.1} s {}",
+            if *ok { "ok" } else { "FAILED" }
+        );
     }
-    eprintln!("xtask:   {:<16} {:>8.1} s", "total", start.elapsed().as_secs_f64());
+    eprintln!(
+        "xtask:   {:<16} {:>8.1} s",
+        "total",
+        start.elapsed().as_secs_f64()
+    );
 }
 
 pub fn main(root: &Path, only: Option<&str>, list: bool) -> Result<()> {

@@ -19,10 +19,26 @@ pub const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
 /// Debian packages: (package, a file it installs that tells it is there, why).
 const APT_PACKAGES: &[(&str, &str, &str)] = &[
-    ("binaryen", "/usr/bin/wasm-opt", "wasm-opt, run by Trunk on the release wasm"),
-    ("chromium", CHROMIUM, "the browser the Playwright tests drive"),
-    ("fonts-dejavu-core", "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "a font for Chromium's pages and screenshots"),
-    ("mesa-vulkan-drivers", "/usr/share/vulkan/icd.d/lvp_icd.x86_64.json", "Vulkan (lavapipe) for the GPU tests"),
+    (
+        "binaryen",
+        "/usr/bin/wasm-opt",
+        "wasm-opt, run by Trunk on the release wasm",
+    ),
+    (
+        "chromium",
+        CHROMIUM,
+        "the browser the Playwright tests drive",
+    ),
+    (
+        "fonts-dejavu-core",
+        "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+        "a font for Chromium's pages and screenshots",
+    ),
+    (
+        "mesa-vulkan-drivers",
+        "/usr/share/vulkan/icd.d/lvp_icd.x86_64.json",
+        "Vulkan (lavapipe) for the GPU tests",
+    ),
 ];
 
 /// What a command needs installed.
@@ -58,7 +74,10 @@ pub fn install(need: Need) -> Result<()> {
                 .args(&names)
                 .env("DEBIAN_FRONTEND", "noninteractive"))?;
         } else {
-            let why: Vec<String> = apt_missing.iter().map(|(p, _, w)| format!("  {p}: {w}")).collect();
+            let why: Vec<String> = apt_missing
+                .iter()
+                .map(|(p, _, w)| format!("  {p}: {w}"))
+                .collect();
             bail!(
                 "missing Debian packages:\n{}\ninstall them with:\n  sudo apt-get update && sudo apt-get install -y --no-install-recommends {}\nthen run this command again",
                 why.join("\n"),
@@ -116,21 +135,30 @@ pub fn doctor() -> Result<()> {
         if !ok {
             missing += 1;
         }
-        println!("{} {what:<22} {detail}", if ok { "ok     " } else { "MISSING" });
+        println!(
+            "{} {what:<22} {detail}",
+            if ok { "ok     " } else { "MISSING" }
+        );
     };
     line(wasm_target_installed(), WASM_TARGET, "rustup target".into());
     let trunk = installed_version("trunk");
     line(
         trunk.as_deref() == Some(TRUNK_VERSION),
         "trunk",
-        format!("want {TRUNK_VERSION}, have {}", trunk.as_deref().unwrap_or("none")),
+        format!(
+            "want {TRUNK_VERSION}, have {}",
+            trunk.as_deref().unwrap_or("none")
+        ),
     );
     let want = wasm_bindgen_version().unwrap_or_else(|e| format!("? ({e})"));
     let have = installed_version("wasm-bindgen");
     line(
         have.as_deref() == Some(want.as_str()),
         "wasm-bindgen-cli",
-        format!("want {want} (Cargo.lock), have {}", have.as_deref().unwrap_or("none")),
+        format!(
+            "want {want} (Cargo.lock), have {}",
+            have.as_deref().unwrap_or("none")
+        ),
     );
     for (pkg, file, why) in APT_PACKAGES {
         line(Path::new(file).exists(), pkg, format!("{why} ({file})"));
@@ -155,7 +183,11 @@ fn wasm_target_installed() -> bool {
     Command::new("rustup")
         .args(["target", "list", "--installed"])
         .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).lines().any(|l| l.trim() == WASM_TARGET))
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .any(|l| l.trim() == WASM_TARGET)
+        })
         .unwrap_or(false)
 }
 
@@ -177,7 +209,10 @@ pub fn wasm_bindgen_version() -> Result<String> {
     let mut lines = lock.lines();
     while let Some(l) = lines.next() {
         if l.trim() == "name = \"wasm-bindgen\"" {
-            if let Some(v) = lines.next().and_then(|v| v.trim().strip_prefix("version = ")) {
+            if let Some(v) = lines
+                .next()
+                .and_then(|v| v.trim().strip_prefix("version = "))
+            {
                 return Ok(v.trim_matches('"').to_owned());
             }
         }
