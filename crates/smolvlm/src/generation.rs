@@ -66,6 +66,13 @@ impl GenerationParams {
     }
 
     fn validate(&self) -> Result<()> {
+        if self.min_new_tokens > self.max_new_tokens {
+            // transformers raises the same ("Unfeasible length constraints").
+            return Err(Error::InvalidInput(format!(
+                "min_new_tokens ({}) is larger than max_new_tokens ({})",
+                self.min_new_tokens, self.max_new_tokens
+            )));
+        }
         if let Some(p) = self.repetition_penalty {
             if !(p > 0.0 && p.is_finite()) {
                 return Err(Error::InvalidInput(format!(

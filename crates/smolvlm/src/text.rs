@@ -340,6 +340,11 @@ impl TextModel {
     /// Logits (vocab) of the last position of `hidden` (1, t, hidden).
     pub fn last_logits(&self, hidden: &Tensor) -> Result<Tensor> {
         let t = hidden.dim(1)?;
+        if t == 0 {
+            return Err(Error::InvalidInput(
+                "no positions to take logits from".into(),
+            ));
+        }
         let last = hidden.narrow(1, t - 1, 1)?;
         Ok(self
             .lm_head

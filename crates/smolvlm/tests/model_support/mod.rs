@@ -1,0 +1,103 @@
+//! Shared helpers of the model tests: reading the fixtures of `tests/fixtures/` (see its
+//! README for the schema) without going through the crate's own preprocessing, so a model
+//! test fails only for a model bug.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use candle_core::{Device, Tensor};
+use serde_json::Value;
+use smolvlm::SmolVlm;
+
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+pub fn read(rel: &str) -> Vec<u8> {
+    let path = fixtures().join(rel);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()))
+}
+
+/// Every reference case (`expected/<case>.json`), by name.
+pub fn cases() -> Vec<(String, Value)> {
+    let mut names: Vec<String> = std::fs::read_dir(fixtures().join("expected"))
+        .expect("fixtures/expected")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".json") && n != "special_tokens.json")
+        .collect();
+    names.sort();
+    assert!(
+        names.len() >= 10,
+        "expected the reference cases in tests/fixtures/expected, found {names:?}"
+    );
+    names
+        .into_iter()
+        .map(|n| {
+            let case: Value = serde_json::from_slice(&read(&format!("expected/{n}"))).unwrap();
+            (n.trim_end_matches(".json").to_string(), case)
+        })
+        .collect()
+}
+
+pub fn case(name: &str) -> Value {
+    serde_json::from_slice(&read(&format!("expected/{name}.json"))).unwrap()
+}
+
+pub fn ids(v: &Value) -> Vec<u32> {
+    v.as_array()
+        .expect("an array of ids")
+        .iter()
+        .map(|x| x.as_u64().expect("an id") as u32)
+        .collect()
+}
+
+pub fn floats(v: &Value) -> Vec<f32> {
+    v.as_array()
+        .expect("an array of numbers")
+        .iter()
+        .map(|x| x.as_f64().expect("a number") as f32)
+        .collect()
+}
+
+/// The model a case ran: its checkpoint's config.json with the case's weights file.
+pub fn model_for(case: &Value) -> SmolVlm {
+    let model = case["model"].as_str().unwrap();
+    let weights = case["weights"].as_str().unwrap();
+    SmolVlm::from_safetensors(
+        &read(&format!("{model}/config.json")),
+        vec![(weights.to_string(), read(weights))],
+        &Device::Cpu,
+    )
+    .unwrap_or_else(|e| panic!("loading {weights}: {e}"))
+}
+
+/// The case's encoder frames as pixel values (n, 3, H, W): `(frame / 255 - 0.5) / 0.5`,
+/// which the fixture script checks equals transformers' pixel_values exactly.
+pub fn pixel_values(case: &Value) -> Option<Tensor> {
+    let pre = case.get("preprocess").filter(|p| !p.is_null())?;
+    let frames = pre["frames"].as_array().unwrap();
+    let [h, w] = [0, 1].map(|i| pre["frame_size"][i].as_u64().unwrap() as usize);
+    let mut data = Vec::with_capacity(frames.len() * 3 * h * w);
+    for f in frames {
+        let img = image::load_from_memory(&read(f["png"].as_str().unwrap()))
+            .unwrap()
+            .to_rgb8();
+        assert_eq!((img.height() as usize, img.width() as usize), (h, w));
+        for c in 0..3 {
+            for p in img.pixels() {
+                data.push((p.0[c] as f32 / 255.0 - 0.5) / 0.5);
+            }
+        }
+    }
+    Some(Tensor::from_vec(data, (frames.len(), 3, h, w), &Device::Cpu).unwrap())
+}
+
+pub fn max_abs_diff(got: &[f32], want: &[f32]) -> f32 {
+    assert_eq!(got.len(), want.len(), "lengths differ");
+    got.iter()
+        .zip(want)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max)
+}
