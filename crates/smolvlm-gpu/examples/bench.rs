@@ -1,6 +1,7 @@
 //! Micro-benchmarks of the weight kernels at SmolVLM2-256M's shapes:
 //! matvec GB/s per GGUF type (576x576 attention, 1536x576 gate/up, 576x1536 down,
-//! 49280x576 output layer) and the 1024x768x3072 matmul of a vision MLP in GFLOP/s.
+//! 49280x576 output layer), the 1024x768x3072 matmul of a vision MLP in GFLOP/s, and
+//! attention for decode (one query against 1100 / 4096 cached keys) and a 512-token prefill.
 //!
 //!   cargo run --release -p smolvlm-gpu --example bench [-- --auto] [--quick]
 //!
@@ -129,6 +130,37 @@ fn main() -> anyhow::Result<()> {
             ty.name(),
             t * 1e3,
             2.0 * (m * n * k) as f64 / t / 1e9
+        );
+    }
+
+    println!("\nattention, SmolVLM2-256M text (9 heads, 3 kv heads of 64):");
+    println!("{:<24} {:>10}", "case", "us/op");
+    for (q_len, kv_len) in [(1, 1100), (1, 4096), (512, 512)] {
+        let (h, kvh, d) = (9, 3, 64);
+        let q = gpu.upload(&vec![0.1; q_len * h * d])?;
+        let kv = gpu.upload(&vec![0.1; kv_len * kvh * d])?;
+        let out = gpu.tensor(q_len * h * d)?;
+        let t = time_per_op(&gpu, budget, |rec| {
+            Ok(rec.attention(&smolvlm_gpu::AttentionArgs {
+                q: &q,
+                k: &kv,
+                v: &kv,
+                out: &out,
+                heads: h,
+                kv_heads: kvh,
+                head_dim: d,
+                q_len,
+                kv_len,
+                causal: true,
+                q_pos0: kv_len - q_len,
+                key_mask: None,
+                scale: 0.125,
+            })?)
+        })?;
+        println!(
+            "{:<24} {:>10.1}",
+            format!("{q_len} queries x {kv_len} keys"),
+            t * 1e6
         );
     }
     Ok(())

@@ -2,16 +2,14 @@
 
 /// Everything that can go wrong between asking for an adapter and reading a result back.
 ///
-/// `NoAdapter`, `Unsuitable` and `DeviceLost` are the cases where a caller should fall back
-/// to the CPU path; the others point at a bug or at bad input.
+/// [`Error::wants_cpu_fallback`] tells the cases where a caller should fall back to the CPU
+/// path from those that point at a bug or at bad input.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// No adapter at all, or none allowed by the selection rule.
+    /// No adapter at all, or none allowed by the selection rule (the message says why
+    /// each one was passed over).
     #[error("no GPU adapter: {0}")]
     NoAdapter(String),
-    /// An adapter exists but cannot run our kernels.
-    #[error("GPU adapter `{adapter}` is unsuitable: {reason}")]
-    Unsuitable { adapter: String, reason: String },
     /// `request_device` failed.
     #[error("could not open the GPU device: {0}")]
     RequestDevice(String),
@@ -34,6 +32,21 @@ pub enum Error {
         bytes: u64,
         limit: u64,
     },
+}
+
+impl Error {
+    /// Whether the CPU path should take over: no usable adapter, a device that went away
+    /// or is too small for the model. Other errors are bugs or bad input.
+    pub fn wants_cpu_fallback(&self) -> bool {
+        matches!(
+            self,
+            Error::NoAdapter(_)
+                | Error::RequestDevice(_)
+                | Error::DeviceLost(_)
+                | Error::Readback(_)
+                | Error::TooLarge { .. }
+        )
+    }
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

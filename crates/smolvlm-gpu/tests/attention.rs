@@ -62,13 +62,23 @@ fn attention_ref(c: &Case, q: &[f32], k: &[f32], v: &[f32]) -> Vec<f64> {
 
 /// Worst-case error of the GPU attention, relative to max |v| (= 1 here), when every score
 /// is at most `s_max` in magnitude: a score carries d + 2 roundings of its terms (error
-/// (d + 2) u s_max), the max it is shifted by as much again; exp is good to 3 + 2|x| ULP
-/// (2u each) with |x| <= 2 s_max. A relative error e in the weights moves the weighted
-/// mean by at most 2e; then the value sum (kv_len + 1 roundings) and the normalisation
-/// (kv_len / 256 + 12).
-fn attention_tol(d: usize, kv_len: usize, s_max: f64) -> f64 {
-    let e = 2.0 * (d as f64 + 2.0) * s_max + 2.0 * (3.0 + 4.0 * s_max);
+/// (d + 2) u s_max), the max it is shifted by as much again; each exp on a weight's path
+/// is good to 3 + 2|x| ULP (2u each) with |x| <= 2 s_max (one exp in the tiled path; two in
+/// the decode path, which also scales each chunk by exp(m_c - M)). A relative error e in
+/// the weights moves the weighted mean by at most 2e; then the value sum (at most kv_len + 1
+/// roundings) and the normalisation (kv_len / 256 + 12).
+fn attention_tol(d: usize, kv_len: usize, s_max: f64, exps: usize) -> f64 {
+    let e = 2.0 * (d as f64 + 2.0) * s_max + exps as f64 * 2.0 * (3.0 + 4.0 * s_max);
     (2.0 * e + kv_len as f64 * (1.0 + 1.0 / 256.0) + 13.0) * U
+}
+
+/// Exps on a weight's path: the decode kernel (one query) has two.
+fn exps(q_len: usize) -> usize {
+    if q_len == 1 {
+        2
+    } else {
+        1
+    }
 }
 
 fn run(c: &Case, seed: u64) {
@@ -106,7 +116,7 @@ fn run_on(g: &Gpu, c: &Case, seed: u64) {
     .unwrap();
     let got = rec.submit_read_blocking(&out).unwrap();
     let want = attention_ref(c, &q, &k, &v);
-    let tol = attention_tol(c.d, c.kv_len, (c.d as f64).sqrt());
+    let tol = attention_tol(c.d, c.kv_len, (c.d as f64).sqrt(), exps(c.q_len));
     assert_close(
         &format!(
             "attention h{} kv{} d{} q{} k{} causal {}",
@@ -133,6 +143,55 @@ fn decode_attends_one_query_to_the_whole_cache() {
             mask: None,
         },
         1,
+    );
+}
+
+#[test]
+fn decode_over_a_long_cache_merges_its_chunks() {
+    // 600 keys: three chunks of the decode kernel, the last one partial; causal from
+    // position 599, and with a key mask that empties one whole chunk.
+    run(
+        &Case {
+            heads: 9,
+            kv_heads: 3,
+            d: 64,
+            q_len: 1,
+            kv_len: 600,
+            causal: true,
+            q_pos0: 599,
+            mask: None,
+        },
+        7,
+    );
+    let mask: Vec<u32> = (0..600)
+        .map(|j| u32::from(!(256..512).contains(&j) && j % 5 != 1))
+        .collect();
+    run(
+        &Case {
+            heads: 4,
+            kv_heads: 1,
+            d: 72,
+            q_len: 1,
+            kv_len: 600,
+            causal: false,
+            q_pos0: 0,
+            mask: Some(mask),
+        },
+        8,
+    );
+    // Causal with the query behind the end of what is stored (keys after it ignored).
+    run(
+        &Case {
+            heads: 2,
+            kv_heads: 2,
+            d: 64,
+            q_len: 1,
+            kv_len: 300,
+            causal: true,
+            q_pos0: 270,
+            mask: None,
+        },
+        9,
     );
 }
 
@@ -330,6 +389,6 @@ fn a_decode_layer_appends_to_the_kv_cache_and_attends() {
     // Rotated q and k have |x| <= |x1| + |x2| <= 2, so scores are bounded by 4 sqrt(d)
     // (and the rotation itself, reproduced in f32 by the reference, adds 3 roundings per
     // value, well inside the score term's d + 2).
-    let tol = attention_tol(d, pos + 1, 4.0 * (d as f64).sqrt());
+    let tol = attention_tol(d, pos + 1, 4.0 * (d as f64).sqrt(), exps(1));
     assert_close("decode layer", &got, &want, |_| tol);
 }

@@ -85,6 +85,10 @@ fn a_device_lost_underneath_is_reported_as_lost() {
         matches!(err, Error::DeviceLost(_)),
         "expected DeviceLost, got {err}"
     );
+    assert!(
+        err.wants_cpu_fallback(),
+        "a lost device should send callers to the CPU"
+    );
 }
 
 #[test]

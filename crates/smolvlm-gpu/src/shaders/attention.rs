@@ -1,7 +1,7 @@
-//! Attention over keys and values kept on the GPU: scores by the strided batched matmul
-//! (bmm.wgsl), masked softmax (softmax.wgsl), then values by bmm again. One code path
-//! serves decode (one query), causal prefill over a KV cache, and the vision encoder
-//! (non-causal, with a key mask).
+//! Attention over keys and values kept on the GPU. Many queries (causal prefill over a KV
+//! cache, the vision encoder with a key mask): scores by the strided batched matmul
+//! (bmm.wgsl), masked softmax (softmax.wgsl), then values by bmm again. One query
+//! (decode): attn_decode.wgsl, split over the keys.
 
 use super::{f32_len, u32_of};
 use crate::error::{invalid, Error, Result};
@@ -97,6 +97,25 @@ struct SoftmaxParams {
 }
 
 const TILE: usize = 64;
+/// Keys per workgroup of the decode kernel, and the largest head_dim it takes (one
+/// invocation per key, and per value of the query: 256 of each).
+const DECODE_CHUNK: usize = 256;
+const DECODE_MAX_D: usize = 256;
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct DecodeParams {
+    heads: u32,
+    d: u32,
+    kv_len: u32,
+    kv_row: u32,
+    group: u32,
+    causal: u32,
+    q_pos: u32,
+    has_mask: u32,
+    chunks: u32,
+    scale: f32,
+}
 
 impl Recorder<'_> {
     /// `softmax(QK^T * scale + masks) V` per head, grouped-query: head `h` reads kv head
@@ -128,6 +147,9 @@ impl Recorder<'_> {
         }
         u32_of("attention q size", a.q_len * h * d)?;
         u32_of("attention kv size", a.kv_len * kvh * d)?;
+        if a.q_len == 1 && d <= DECODE_MAX_D {
+            return self.attention_decode(a);
+        }
 
         // Heads per pass: as many as the scratch binding holds, in whole kv-head groups.
         let per_head = (a.q_len * a.kv_len) as u64 * 4;
@@ -230,6 +252,45 @@ impl Recorder<'_> {
             h0 += nh;
         }
         self.keep(scores);
+        Ok(())
+    }
+
+    /// One query per head (decode): keys split in chunks of 256 over many workgroups, then
+    /// the chunks merged (attn_decode.wgsl), instead of the tiled path's one workgroup per
+    /// head walking the whole cache.
+    fn attention_decode(&mut self, a: &AttentionArgs<'_>) -> Result<()> {
+        let (h, d) = (a.heads, a.head_dim);
+        let chunks = a.kv_len.div_ceil(DECODE_CHUNK);
+        let part = self.gpu.tensor(h * chunks * (d + 2))?;
+        let rw = [Read, Read, Read, Read, ReadWrite, ReadWrite];
+        let src = || include_str!("attn_decode.wgsl").to_string();
+        let partial = self.gpu.kernel("attn_decode/partial", src, "partial", &rw);
+        let combine = self.gpu.kernel("attn_decode/combine", src, "combine", &rw);
+        let p = DecodeParams {
+            heads: u32_of("heads", h)?,
+            d: d as u32,
+            kv_len: a.kv_len as u32,
+            kv_row: u32_of("kv row", a.kv_heads * d)?,
+            group: (h / a.kv_heads) as u32,
+            causal: a.causal as u32,
+            q_pos: u32_of("position", a.q_pos0)?,
+            has_mask: a.key_mask.is_some() as u32,
+            chunks: u32_of("chunks", chunks)?,
+            scale: a.scale,
+        };
+        let dummy = self.gpu.inner.dummy.clone();
+        let mask = a.key_mask.unwrap_or(&dummy);
+        let bufs = [
+            a.q.bref(),
+            a.k.bref(),
+            a.v.bref(),
+            mask.bref(),
+            part.bref(),
+            a.out.bref(),
+        ];
+        self.dispatch(&partial, &p, &bufs, [p.chunks, p.heads, 1])?;
+        self.dispatch(&combine, &p, &bufs, [p.heads, 1, 1])?;
+        self.keep(part);
         Ok(())
     }
 
