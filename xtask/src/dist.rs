@@ -51,6 +51,9 @@ impl SiteUrl {
 
 pub fn build(root: &Path, site: &SiteUrl) -> Result<()> {
     let dist = root.join("dist");
+    // Trunk runs cargo --offline: first make sure every crate of Cargo.lock (the wasm-only
+    // ones included) is in cargo's cache. A no-op when they are.
+    run(cargo().args(["fetch", "--quiet"]).current_dir(root))?;
     timed("trunk build (wasm app)", || {
         run(Command::new("trunk")
             .args(["build", "--release", "--offline", "--dist"])

@@ -89,14 +89,16 @@ impl Template {
     }
 }
 
-/// A tiny page that sends the visitor (and crawlers, via the canonical link) to `to`.
-pub fn redirect(to: &str) -> String {
-    let to = escape(to);
+/// A tiny page that sends the visitor to `path` (the site's path, so it works on any host
+/// serving the site, e.g. a test server on another port) and tells crawlers the `canonical`
+/// URL.
+pub fn redirect(path: &str, canonical: &str) -> String {
+    let (path, canonical) = (escape(path), escape(canonical));
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>Redirecting…</title>\n\
-         <link rel=\"canonical\" href=\"{to}\">\n<meta name=\"robots\" content=\"noindex\">\n\
-         <meta http-equiv=\"refresh\" content=\"0; url={to}\">\n</head>\n\
-         <body><p>This comparison lives at <a href=\"{to}\">{to}</a>.</p></body>\n</html>\n"
+         <link rel=\"canonical\" href=\"{canonical}\">\n<meta name=\"robots\" content=\"noindex\">\n\
+         <meta http-equiv=\"refresh\" content=\"0; url={path}\">\n</head>\n\
+         <body><p>This comparison lives at <a href=\"{path}\">{canonical}</a>.</p></body>\n</html>\n"
     )
 }
 

@@ -103,7 +103,7 @@ pub fn pages(site: Site, url: &SiteUrl, template: &Template) -> Vec<Output> {
     for (from, to) in routes::redirects(site.catalog) {
         out.push(Output::text(
             format!("{from}index.html"),
-            document::redirect(&format!("{}{to}", url.url)),
+            document::redirect(&format!("{}{to}", url.path), &format!("{}{to}", url.url)),
         ));
     }
     let nf: PageMeta = routes::not_found();

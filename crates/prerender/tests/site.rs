@@ -158,8 +158,9 @@ fn reverse_order_compare_path_redirects_to_the_alphabetical_one() {
     let (catalog, out) = build();
     let cmp = &catalog.comparisons[0];
     let html = text(&out, &format!("compare/{}/index.html", cmp.reversed_slug()));
+    assert!(html.contains(&format!("url=/sub/compare/{}/\"", cmp.slug)));
     assert!(html.contains(&format!(
-        "url=https://example.org/sub/compare/{}/",
+        "<link rel=\"canonical\" href=\"https://example.org/sub/compare/{}/\">",
         cmp.slug
     )));
 }

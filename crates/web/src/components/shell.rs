@@ -9,7 +9,7 @@ use crate::use_site;
 pub fn Shell(children: Children) -> impl IntoView {
     let site = use_site();
     view! {
-        <a class="skip-link" href="#main">"Skip to content"</a>
+        <a class="skip-link" href="#main" on:click=skip_to_main>"Skip to content"</a>
         <header class="site-header">
             <div class="wrap header-row">
                 <a class="brand" href=site.href("")>
@@ -33,9 +33,29 @@ pub fn Shell(children: Children) -> impl IntoView {
                     "Badges and embeds are static files: no tracking, no cookies."
                 </p>
                 <p>
-                    <a href=site.href("sitemap.xml")>"Sitemap"</a>
+                    // rel=external: a file, not a route, so the client-side router leaves it alone.
+                    <a href=site.href("sitemap.xml") rel="external">"Sitemap"</a>
                 </p>
             </div>
         </footer>
     }
 }
+
+/// Without the app the skip link is a plain fragment link. With it, the router would take
+/// the click and only scroll, so move the focus (the point where Tab continues) ourselves.
+#[cfg(feature = "hydrate")]
+fn skip_to_main(ev: leptos::ev::MouseEvent) {
+    use leptos::wasm_bindgen::JsCast;
+    let main = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.get_element_by_id("main"))
+        .and_then(|el| el.dyn_into::<web_sys::HtmlElement>().ok());
+    if let Some(main) = main {
+        ev.prevent_default();
+        let _ = main.focus();
+        main.scroll_into_view();
+    }
+}
+
+#[cfg(not(feature = "hydrate"))]
+fn skip_to_main(_ev: leptos::ev::MouseEvent) {}
