@@ -8,6 +8,7 @@ pub mod config;
 pub mod connector;
 pub mod error;
 pub mod generation;
+pub mod kernels;
 pub mod model;
 pub mod processor;
 pub mod prompt;

@@ -1,0 +1,84 @@
+//! Which instruction set the kernels use, and how many threads they split work over.
+
+use std::sync::OnceLock;
+
+/// The kernel family in use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Isa {
+    /// Portable Rust (also the tests' reference).
+    Scalar,
+    /// x86_64 with AVX2, FMA and F16C, detected at run time.
+    Avx2,
+    /// wasm32 with SIMD128 (a compile-time feature: the whole module is built with it).
+    Simd128,
+}
+
+impl Isa {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Scalar => "scalar",
+            Self::Avx2 => "avx2",
+            Self::Simd128 => "simd128",
+        }
+    }
+}
+
+/// The best kernel family this machine runs. `SMOLVLM_KERNELS=scalar` forces the portable
+/// one natively (for comparisons).
+pub fn isa() -> Isa {
+    static ISA: OnceLock<Isa> = OnceLock::new();
+    *ISA.get_or_init(detect)
+}
+
+fn detect() -> Isa {
+    #[cfg(not(target_arch = "wasm32"))]
+    if std::env::var("SMOLVLM_KERNELS").as_deref() == Ok("scalar") {
+        return Isa::Scalar;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if super::x86::available() {
+        return Isa::Avx2;
+    }
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    return Isa::Simd128;
+    #[allow(unreachable_code)]
+    Isa::Scalar
+}
+
+/// Threads the kernels split a matmul over: rayon's pool natively (the CLI sizes it with
+/// `--threads`), one on wasm32.
+pub fn threads() -> usize {
+    #[cfg(not(target_arch = "wasm32"))]
+    return rayon::current_num_threads().max(1);
+    #[cfg(target_arch = "wasm32")]
+    return 1;
+}
+
+/// Runs `f(i)` for `i` in `0..n`, spread over the kernel threads when there are several.
+pub(crate) fn for_each(n: usize, f: impl Fn(usize) + Sync + Send) {
+    #[cfg(not(target_arch = "wasm32"))]
+    if n > 1 && threads() > 1 {
+        use rayon::prelude::*;
+        (0..n).into_par_iter().for_each(f);
+        return;
+    }
+    (0..n).for_each(f)
+}
+
+/// Runs `f(i, chunk)` over the `chunk`-long pieces of `out`, spread over the kernel
+/// threads when there are several.
+pub(crate) fn for_each_chunk_mut(
+    out: &mut [f32],
+    chunk: usize,
+    f: impl Fn(usize, &mut [f32]) + Sync + Send,
+) {
+    #[cfg(not(target_arch = "wasm32"))]
+    if out.len() > chunk && threads() > 1 {
+        use rayon::prelude::*;
+        out.par_chunks_mut(chunk)
+            .enumerate()
+            .for_each(|(i, c)| f(i, c));
+        return;
+    }
+    out.chunks_mut(chunk).enumerate().for_each(|(i, c)| f(i, c))
+}

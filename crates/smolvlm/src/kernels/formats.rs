@@ -1,0 +1,207 @@
+//! Weight storage types and their GGML block layouts, byte for byte as ggml writes them
+//! (`ggml-common.h`), so the bytes of a GGUF tensor (or of candle's `QTensor::data`) are
+//! used as they are. Scalar dequantization here is the reference every SIMD kernel is
+//! tested against, and the path for row gathers (embeddings).
+//!
+//! Reference: ggml `ggml-common.h` (block structs) and `ggml-quants.c`
+//! (`dequantize_row_*`, `quantize_row_q8_0`, `quantize_row_q8_K`).
+//! <https://github.com/ggml-org/llama.cpp/blob/master/ggml/src/ggml-common.h>
+
+use half::f16;
+
+/// Elements per block of the 32-element formats (Q8_0, Q4_0, Q5_0).
+pub const QK: usize = 32;
+/// Elements per super-block of the k-quants (Q4_K, Q6_K) and of Q8_K activations.
+pub const QK_K: usize = 256;
+
+/// How a weight matrix is stored in memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WeightType {
+    F32,
+    F16,
+    /// `{ f16 d; i8 qs[32]; }`: x = d * q.
+    Q8_0,
+    /// `{ f16 d; u8 qs[16]; }`: x = d * (nibble - 8); low nibbles are elements 0..16.
+    Q4_0,
+    /// `{ f16 d; u8 qh[4]; u8 qs[16]; }`: x = d * ((nibble | high bit << 4) - 16).
+    Q5_0,
+    /// `{ f16 d; f16 dmin; u8 scales[12]; u8 qs[128]; }`: eight sub-blocks of 32 with
+    /// 6-bit scales and mins: x = d * sc * nibble - dmin * m.
+    Q4K,
+    /// `{ u8 ql[128]; u8 qh[64]; i8 scales[16]; f16 d; }`: sixteen sub-blocks of 16:
+    /// x = d * sc * (6-bit q - 32).
+    Q6K,
+}
+
+impl WeightType {
+    pub const ALL: [WeightType; 7] = [
+        Self::F32,
+        Self::F16,
+        Self::Q8_0,
+        Self::Q4_0,
+        Self::Q5_0,
+        Self::Q4K,
+        Self::Q6K,
+    ];
+
+    /// Elements per block.
+    pub const fn block_elems(self) -> usize {
+        match self {
+            Self::F32 | Self::F16 => 1,
+            Self::Q8_0 | Self::Q4_0 | Self::Q5_0 => QK,
+            Self::Q4K | Self::Q6K => QK_K,
+        }
+    }
+
+    /// Bytes per block.
+    pub const fn block_bytes(self) -> usize {
+        match self {
+            Self::F32 => 4,
+            Self::F16 => 2,
+            Self::Q8_0 => 34,
+            Self::Q4_0 => 18,
+            Self::Q5_0 => 22,
+            Self::Q4K => 144,
+            Self::Q6K => 210,
+        }
+    }
+
+    /// Bytes of one row of `cols` elements, or None when `cols` is not a whole number of
+    /// blocks.
+    pub fn row_bytes(self, cols: usize) -> Option<usize> {
+        if cols % self.block_elems() != 0 {
+            return None;
+        }
+        (cols / self.block_elems()).checked_mul(self.block_bytes())
+    }
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::F32 => "f32",
+            Self::F16 => "f16",
+            Self::Q8_0 => "q8_0",
+            Self::Q4_0 => "q4_0",
+            Self::Q5_0 => "q5_0",
+            Self::Q4K => "q4_k",
+            Self::Q6K => "q6_k",
+        }
+    }
+
+    pub const fn is_quantized(self) -> bool {
+        !matches!(self, Self::F32 | Self::F16)
+    }
+}
+
+impl std::fmt::Display for WeightType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[inline]
+pub(crate) fn f16_at(bytes: &[u8], at: usize) -> f32 {
+    f16::from_bits(u16::from_le_bytes([bytes[at], bytes[at + 1]])).to_f32()
+}
+
+/// The 6-bit scale and min of sub-block `j` (0..8) of a Q4_K block (`get_scale_min_k4`).
+#[inline]
+pub(crate) fn q4k_scale_min(j: usize, s: &[u8]) -> (u8, u8) {
+    if j < 4 {
+        (s[j] & 63, s[j + 4] & 63)
+    } else {
+        (
+            (s[j + 4] & 0xF) | ((s[j - 4] >> 6) << 4),
+            (s[j + 4] >> 4) | ((s[j] >> 6) << 4),
+        )
+    }
+}
+
+/// Dequantizes one row stored as `ty` into `out` (its length is the row's element count).
+/// `bytes` must hold exactly `ty.row_bytes(out.len())` bytes.
+pub fn dequantize_row(ty: WeightType, bytes: &[u8], out: &mut [f32]) {
+    debug_assert_eq!(Some(bytes.len()), ty.row_bytes(out.len()));
+    let bb = ty.block_bytes();
+    match ty {
+        WeightType::F32 => {
+            for (o, b) in out.iter_mut().zip(bytes.chunks_exact(4)) {
+                *o = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+            }
+        }
+        WeightType::F16 => {
+            for (o, b) in out.iter_mut().zip(bytes.chunks_exact(2)) {
+                *o = f16::from_bits(u16::from_le_bytes([b[0], b[1]])).to_f32();
+            }
+        }
+        WeightType::Q8_0 => {
+            for (y, b) in out.chunks_exact_mut(QK).zip(bytes.chunks_exact(bb)) {
+                let d = f16_at(b, 0);
+                for (y, &q) in y.iter_mut().zip(&b[2..34]) {
+                    *y = d * (q as i8) as f32;
+                }
+            }
+        }
+        WeightType::Q4_0 => {
+            for (y, b) in out.chunks_exact_mut(QK).zip(bytes.chunks_exact(bb)) {
+                let d = f16_at(b, 0);
+                for j in 0..16 {
+                    y[j] = d * ((b[2 + j] & 0xF) as i32 - 8) as f32;
+                    y[j + 16] = d * ((b[2 + j] >> 4) as i32 - 8) as f32;
+                }
+            }
+        }
+        WeightType::Q5_0 => {
+            for (y, b) in out.chunks_exact_mut(QK).zip(bytes.chunks_exact(bb)) {
+                let d = f16_at(b, 0);
+                let qh = u32::from_le_bytes([b[2], b[3], b[4], b[5]]);
+                for j in 0..16 {
+                    let h0 = ((qh >> j) << 4) & 0x10;
+                    let h1 = (qh >> (j + 12)) & 0x10;
+                    y[j] = d * (((b[6 + j] as u32 & 0xF) | h0) as i32 - 16) as f32;
+                    y[j + 16] = d * (((b[6 + j] as u32 >> 4) | h1) as i32 - 16) as f32;
+                }
+            }
+        }
+        WeightType::Q4K => {
+            for (y, b) in out.chunks_exact_mut(QK_K).zip(bytes.chunks_exact(bb)) {
+                let d = f16_at(b, 0);
+                let dmin = f16_at(b, 2);
+                let scales = &b[4..16];
+                let qs = &b[16..144];
+                for j in 0..4 {
+                    let (s1, m1) = q4k_scale_min(2 * j, scales);
+                    let (s2, m2) = q4k_scale_min(2 * j + 1, scales);
+                    let (d1, m1) = (d * s1 as f32, dmin * m1 as f32);
+                    let (d2, m2) = (d * s2 as f32, dmin * m2 as f32);
+                    let q = &qs[32 * j..32 * j + 32];
+                    let y = &mut y[64 * j..64 * j + 64];
+                    for l in 0..32 {
+                        y[l] = d1 * (q[l] & 0xF) as f32 - m1;
+                        y[l + 32] = d2 * (q[l] >> 4) as f32 - m2;
+                    }
+                }
+            }
+        }
+        WeightType::Q6K => {
+            for (y, b) in out.chunks_exact_mut(QK_K).zip(bytes.chunks_exact(bb)) {
+                let d = f16_at(b, 208);
+                for half in 0..2 {
+                    let ql = &b[64 * half..64 * half + 64];
+                    let qh = &b[128 + 32 * half..128 + 32 * half + 32];
+                    let sc = &b[192 + 8 * half..192 + 8 * half + 8];
+                    let y = &mut y[128 * half..128 * half + 128];
+                    for l in 0..32 {
+                        let is = l / 16;
+                        let q1 = ((ql[l] & 0xF) | ((qh[l] & 3) << 4)) as i32 - 32;
+                        let q2 = ((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) as i32 - 32;
+                        let q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) as i32 - 32;
+                        let q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) as i32 - 32;
+                        y[l] = d * (sc[is] as i8) as f32 * q1 as f32;
+                        y[l + 32] = d * (sc[is + 2] as i8) as f32 * q2 as f32;
+                        y[l + 64] = d * (sc[is + 4] as i8) as f32 * q3 as f32;
+                        y[l + 96] = d * (sc[is + 6] as i8) as f32 * q4 as f32;
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! The small per-token ops of the decoder, in place over f32 slices: RMSNorm, rotate-half
+//! RoPE, the SiLU-gated product, residual adds, softmax. Written as plain loops that the
+//! compiler vectorizes (SIMD128 on wasm32; natively each public op is compiled a second
+//! time with AVX2/FMA enabled and chosen at run time, see [`multiversion`]).
+
+/// Defines a function twice: as written (portable; SIMD128 on wasm32 where the crate is
+/// built with it) and compiled with AVX2+FMA, chosen by `cpu::isa()` at run time. The body
+/// is inlined into both, so its loops vectorize for each target.
+macro_rules! multiversion {
+    ($(#[$m:meta])* $vis:vis fn $name:ident($($arg:ident : $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
+        $(#[$m])* $vis fn $name($($arg: $ty),*) $(-> $ret)? {
+            #[inline(always)]
+            fn generic($($arg: $ty),*) $(-> $ret)? $body
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx2,fma")]
+                unsafe fn avx2($($arg: $ty),*) $(-> $ret)? {
+                    generic($($arg),*)
+                }
+                if $crate::kernels::cpu::isa() == $crate::kernels::cpu::Isa::Avx2 {
+                    // SAFETY: isa() checked that this CPU has AVX2 and FMA.
+                    return unsafe { avx2($($arg),*) };
+                }
+            }
+            generic($($arg),*)
+        }
+    };
+}
+pub(crate) use multiversion;
+
+/// e^x in f32 for |x| < 87, within 2 ulp: Cephes' `expf` (range reduction by ln 2 in two
+/// parts, degree-6 polynomial), written without branches or libm calls so that loops over
+/// it vectorize. Softmax and SiLU call it ~10^5 times per decoded token; libm's `expf` is
+/// a call per element.
+#[inline(always)]
+pub fn exp(x: f32) -> f32 {
+    const LOG2E: f32 = std::f32::consts::LOG2_E;
+    // ln 2 split so that n * C1 is exact for |n| < 2^9.
+    const C1: f32 = 0.693_359_4;
+    const C2: f32 = -2.121_944_4e-4;
+    // Round to nearest without `round()` (a libm call before SSE4.1): adding 1.5 * 2^23
+    // leaves the integer part in the mantissa.
+    const MAGIC: f32 = 12_582_912.0;
+    let x = x.clamp(-87.0, 88.0);
+    let n = (x * LOG2E + MAGIC) - MAGIC;
+    let r = x - n * C1 - n * C2;
+    let p = 1.987_569_1e-4;
+    let p = p * r + 1.398_199_9e-3;
+    let p = p * r + 8.333_452e-3;
+    let p = p * r + 4.166_579_6e-2;
+    let p = p * r + 1.666_666_5e-1;
+    let p = p * r + 5.000_000_1e-1;
+    let y = p * r * r + r + 1.0;
+    // 2^n by building the exponent bits; n is in -126..=127 after the clamp.
+    y * f32::from_bits(((n as i32 + 127) as u32) << 23)
+}
+
+multiversion! {
+    /// RMSNorm of each row of `x` (rows of `weight.len()`) into `out`:
+    /// `weight * x / sqrt(mean(x^2) + eps)`.
+    pub fn rms_norm(x: &[f32], weight: &[f32], eps: f32, out: &mut [f32]) {
+        let d = weight.len();
+        for (xr, or) in x.chunks_exact(d).zip(out.chunks_exact_mut(d)) {
+            let mut acc = [0f32; 16];
+            let mut chunks = xr.chunks_exact(16);
+            for c in &mut chunks {
+                for i in 0..16 {
+                    acc[i] += c[i] * c[i];
+                }
+            }
+            let mut ss: f32 = acc.iter().sum();
+            for &v in chunks.remainder() {
+                ss += v * v;
+            }
+            let scale = 1.0 / (ss / d as f32 + eps).sqrt();
+            for ((o, &v), &w) in or.iter_mut().zip(xr).zip(weight) {
+                *o = v * scale * w;
+            }
+        }
+    }
+}
+
+multiversion! {
+    /// `x += y`.
+    pub fn add_inplace(x: &mut [f32], y: &[f32]) {
+        for (a, &b) in x.iter_mut().zip(y) {
+            *a += b;
+        }
+    }
+}
+
+multiversion! {
+    /// `gate = silu(gate) * up`, SwiGLU's product (silu(g) = g / (1 + e^-g)).
+    pub fn silu_mul(gate: &mut [f32], up: &[f32]) {
+        for (g, &u) in gate.iter_mut().zip(up) {
+            *g = *g / (1.0 + exp(-*g)) * u;
+        }
+    }
+}
+
+multiversion! {
+    /// Rotate-half RoPE in place on `x`, rows of `heads` heads of `cos.len() * 2` values;
+    /// `cos`/`sin` hold one angle per pair (i, i + half) for this row's position.
+    pub fn rope(x: &mut [f32], cos: &[f32], sin: &[f32]) {
+        let half = cos.len();
+        for head in x.chunks_exact_mut(2 * half) {
+            let (a, b) = head.split_at_mut(half);
+            for i in 0..half {
+                let (x1, x2) = (a[i], b[i]);
+                a[i] = x1 * cos[i] - x2 * sin[i];
+                b[i] = x2 * cos[i] + x1 * sin[i];
+            }
+        }
+    }
+}
+
+multiversion! {
+    /// Softmax of `s` in place (max subtracted first).
+    pub fn softmax(s: &mut [f32]) {
+        let max = s.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+        for v in s.iter_mut() {
+            *v = exp(*v - max);
+        }
+        let inv = 1.0 / sum(s);
+        for v in s.iter_mut() {
+            *v *= inv;
+        }
+    }
+}
+
+/// Dot product with 16 partial sums (vectorizes; a single running sum would not, since
+/// float addition is not reassociated).
+#[inline(always)]
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; 16];
+    let mut ca = a.chunks_exact(16);
+    let mut cb = b.chunks_exact(16);
+    for (x, y) in (&mut ca).zip(&mut cb) {
+        for i in 0..16 {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    let mut s: f32 = acc.iter().sum();
+    for (x, y) in ca.remainder().iter().zip(cb.remainder()) {
+        s += x * y;
+    }
+    s
+}
+
+/// Sum with 16 partial sums (vectorizes, like [`dot`]).
+#[inline(always)]
+pub fn sum(a: &[f32]) -> f32 {
+    let mut acc = [0f32; 16];
+    let mut c = a.chunks_exact(16);
+    for x in &mut c {
+        for i in 0..16 {
+            acc[i] += x[i];
+        }
+    }
+    acc.iter().sum::<f32>() + c.remainder().iter().sum::<f32>()
+}
+
+/// `y += alpha * x`.
+#[inline(always)]
+pub fn axpy(alpha: f32, x: &[f32], y: &mut [f32]) {
+    for (o, &v) in y.iter_mut().zip(x) {
+        *o += alpha * v;
+    }
+}
