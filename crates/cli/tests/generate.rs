@@ -210,3 +210,62 @@ fn gguf_without_mmproj_is_a_clear_error() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("--mmproj"), "{}", stderr(&out));
 }
+
+#[test]
+fn sampling_with_a_seed_is_reproducible() {
+    let model = fixtures().join("tiny-split");
+    let run = |seed: &str| {
+        let out = smolvlm(&[
+            "generate",
+            "--model",
+            model.to_str().unwrap(),
+            "--prompt",
+            "Tell me a story.",
+            "--max-new-tokens",
+            "16",
+            "--min-new-tokens",
+            "16",
+            "--temperature",
+            "1.5",
+            "--top-k",
+            "50",
+            "--top-p",
+            "0.95",
+            "--seed",
+            seed,
+            "--json",
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        last_json_line(&out)["generated_ids"].clone()
+    };
+    let a = run("7");
+    assert_eq!(a.as_array().unwrap().len(), 16);
+    assert_eq!(a, run("7"));
+}
+
+#[test]
+fn bad_sampling_flags_are_clear_errors() {
+    let model = fixtures().join("tiny-split");
+    let out = smolvlm(&[
+        "generate",
+        "--model",
+        model.to_str().unwrap(),
+        "--prompt",
+        "hi",
+        "--top-p",
+        "0.5",
+    ]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("--temperature"), "{}", stderr(&out));
+    let out = smolvlm(&[
+        "generate",
+        "--model",
+        model.to_str().unwrap(),
+        "--prompt",
+        "hi",
+        "--tiles",
+        "many",
+    ]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("tiles"), "{}", stderr(&out));
+}

@@ -149,6 +149,13 @@ fn config_values_that_do_not_fit_are_refused() {
 }
 
 #[test]
+fn idefics3_configs_are_accepted_too() {
+    let c = Config::from_json(&config_with(|v| v["model_type"] = "idefics3".into())).unwrap();
+    assert_eq!(c.model_type, smolvlm::config::ModelType::Idefics3);
+    assert_eq!(c.image_seq_len(), 16);
+}
+
+#[test]
 fn hub_and_transformers5_layouts_give_the_same_config() {
     let hub = Config::from_json(&read("tiny-nosplit/config.json")).unwrap();
     let v5 = Config::from_json(&read("layouts/transformers5-tiny-nosplit/config.json")).unwrap();

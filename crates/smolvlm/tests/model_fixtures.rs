@@ -6,7 +6,7 @@
 mod model_support;
 
 use model_support::*;
-use smolvlm::{generate, GenerationParams, StopReason};
+use smolvlm::{generate, GenerationParams, Session, StopReason};
 
 /// transformers' f32 logits differ from the same model in f64 by at most 6e-6 on these
 /// cases (recorded per case); 1e-4 is the bound for an f32 reimplementation.
@@ -106,4 +106,56 @@ fn decode_step_logits_match_transformers_through_the_kv_cache() {
             "{name}: last decode step logits differ by {diff:e}"
         );
     }
+}
+
+#[test]
+fn cancelling_stops_between_tokens_with_what_was_made() {
+    let case = case("split_text_only");
+    let model = model_for(&case);
+    let prompt = ids(&case["prompt_ids"]);
+    let want = ids(&case["generation"]["generated_ids"]);
+    let mut params = GenerationParams::greedy(24, vec![511]);
+    params.min_new_tokens = 24;
+    let mut seen = 0;
+    let out = generate(&model, &prompt, None, params.clone(), |_| {
+        seen += 1;
+        if seen == 3 {
+            std::ops::ControlFlow::Break(())
+        } else {
+            std::ops::ControlFlow::Continue(())
+        }
+    })
+    .unwrap();
+    assert_eq!(out.stop, StopReason::Cancelled);
+    assert_eq!(out.tokens, want[..3]);
+
+    // The step-wise session: the caller may also just stop asking.
+    let mut session = Session::new(&model, params).unwrap();
+    session.prefill(&prompt, None).unwrap();
+    let first = session.next_token().unwrap();
+    session.cancel();
+    assert_eq!(first, Some(want[0]));
+    assert_eq!(session.next_token().unwrap(), None);
+    assert_eq!(session.stop_reason(), Some(StopReason::Cancelled));
+}
+
+#[test]
+fn generation_stops_at_the_stop_token_and_keeps_it() {
+    // Make the fifth greedy token of a case a stop token: the run must end right there,
+    // keeping it. min_new_tokens keeps both stop tokens masked before that step, as the
+    // reference had `<end_of_utterance>` masked at every step.
+    let case = case("split_text_only");
+    let model = model_for(&case);
+    let prompt = ids(&case["prompt_ids"]);
+    let want = ids(&case["generation"]["generated_ids"]);
+    let stop = want[4];
+    let first = want.iter().position(|&t| t == stop).unwrap();
+    let mut params = GenerationParams::greedy(24, vec![511, stop]);
+    params.min_new_tokens = first;
+    let out = generate(&model, &prompt, None, params, |_| {
+        std::ops::ControlFlow::Continue(())
+    })
+    .unwrap();
+    assert_eq!(out.stop, StopReason::StopToken);
+    assert_eq!(out.tokens, want[..=first]);
 }
