@@ -179,9 +179,20 @@ pub struct TextConfig {
     pub attention_bias: bool,
     #[serde(default)]
     pub mlp_bias: bool,
+    #[serde(default = "text_bos_token_id")]
     pub bos_token_id: Option<u32>,
+    #[serde(default = "text_eos_token_id")]
     pub eos_token_id: Option<TokenIds>,
     pub pad_token_id: Option<u32>,
+}
+
+// `LlamaConfig` defaults; the eos id is what generation stops on when a checkpoint has no
+// generation_config.json (transformers' `GenerationConfig.from_model_config`).
+fn text_bos_token_id() -> Option<u32> {
+    Some(1)
+}
+fn text_eos_token_id() -> Option<TokenIds> {
+    Some(TokenIds::One(2))
 }
 
 impl TextConfig {
@@ -270,18 +281,19 @@ impl Config {
             file: CONFIG_FILE.into(),
             source,
         })?;
-        let model_type =
-            match raw.model_type.as_deref() {
-                Some("smolvlm") => ModelType::SmolVlm,
-                Some("idefics3") => ModelType::Idefics3,
-                Some(other) => return Err(invalid(
+        let model_type = match raw.model_type.as_deref() {
+            Some("smolvlm") => ModelType::SmolVlm,
+            Some("idefics3") => ModelType::Idefics3,
+            Some(other) => {
+                return Err(invalid(
                     "model_type",
                     format!(
                         "`{other}` is not a SmolVLM checkpoint (expected `smolvlm` or `idefics3`)"
                     ),
-                )),
-                None => return Err(invalid("model_type", "missing".into())),
-            };
+                ))
+            }
+            None => return Err(invalid("model_type", "missing".into())),
+        };
         let vision = match raw.vision_config {
             Some(v) => v,
             None => serde_json::from_str("{}").map_err(|source| Error::Json {
@@ -517,5 +529,11 @@ mod tests {
         let c = Config::preset(ModelSize::Smolvlm2_500m);
         assert_eq!(c.text.num_key_value_heads(), 5);
         assert_eq!(c.text.head_dim(), 64);
+        // Not in the config: LlamaConfig's default, which generation falls back to.
+        assert_eq!(
+            GenerationConfig::default().eos_token_ids(&c),
+            vec![2],
+            "eos falls back to the text config"
+        );
     }
 }
