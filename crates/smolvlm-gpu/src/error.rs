@@ -32,6 +32,18 @@ pub enum Error {
         bytes: u64,
         limit: u64,
     },
+    /// The model side: weights missing or of the wrong shape, a bad prompt, a config the
+    /// GPU path does not implement. The same errors the CPU model gives.
+    #[error(transparent)]
+    Model(#[from] smolvlm::Error),
+}
+
+impl From<candle_core::Error> for Error {
+    /// candle only runs on the host here (reading weights, sampling): its errors are the
+    /// model's.
+    fn from(e: candle_core::Error) -> Self {
+        Error::Model(smolvlm::Error::Candle(e))
+    }
 }
 
 impl Error {

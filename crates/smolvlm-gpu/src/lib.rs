@@ -16,11 +16,15 @@
 //! `gelu_tanh`, `add`, `mul`, `pixel_shuffle`, `embed`, `argmax`, `copy`. Every kernel
 //! accumulates in f32.
 //!
+//! [`GpuModel`] assembles the whole SmolVLM2 from these kernels (weights read from the
+//! CPU model's `WeightSource`), and [`GpuSession`] generates with it.
+//!
 //! Everything is async where WebGPU is (`Gpu::new`, reads); native code can use the
 //! `*_blocking` variants.
 
 mod error;
 mod gpu;
+pub mod model;
 mod recorder;
 mod shaders;
 mod tensor;
@@ -28,6 +32,7 @@ mod weights;
 
 pub use error::{Error, Result};
 pub use gpu::{AdapterChoice, Gpu, GpuOptions};
+pub use model::{GpuCache, GpuModel, GpuSession, ImageFeatures};
 pub use recorder::Recorder;
 pub use shaders::{AttentionArgs, KvCache, RopeTable};
 pub use tensor::{DType, Tensor};

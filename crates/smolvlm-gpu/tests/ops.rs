@@ -316,3 +316,39 @@ fn argmax_finds_the_first_maximum() {
     rec.argmax(&xt, 13, &out, 0).unwrap();
     assert_eq!(rec.submit_read_u32_blocking(&out, 0).unwrap(), 12);
 }
+
+#[test]
+fn set_at_masks_the_listed_entries_and_skips_ids_past_the_length() {
+    let g = gpu();
+    // 70 ids: more than one 64-wide workgroup. Duplicates are harmless (same value).
+    let n = 1000;
+    let mut r = rng(7);
+    let x = uniform(&mut r, n, 10.0);
+    let mut ids: Vec<u32> = (0..70).map(|i| (i * 13 + 5) % 997).collect();
+    ids[3] = ids[2];
+    // Past `len` (the logits that count): skipped, although the buffer is long enough.
+    ids.push(990);
+    ids.push(5000);
+    let len = 980;
+    let xt = g.upload(&x).unwrap();
+    let it = g.upload_u32(&ids).unwrap();
+    let mut rec = g.recorder();
+    rec.set_at(&xt, len, &it, ids.len(), f32::MIN).unwrap();
+    let got = rec.submit_read_blocking(&xt).unwrap();
+    let mut want = x.clone();
+    for &id in &ids {
+        if (id as usize) < len {
+            want[id as usize] = f32::MIN;
+        }
+    }
+    assert_eq!(got, want);
+    // Then argmax never picks a masked entry.
+    let out = g.tensor_u32(1).unwrap();
+    let mut rec = g.recorder();
+    rec.argmax(&xt, len, &out, 0).unwrap();
+    let best = rec.submit_read_u32_blocking(&out, 0).unwrap();
+    assert!(!ids.contains(&best), "argmax chose masked id {best}");
+    // More ids than the tensor holds is refused, not read out of bounds.
+    let mut rec = g.recorder();
+    assert!(rec.set_at(&xt, len, &it, ids.len() + 1, 0.0).is_err());
+}

@@ -7,6 +7,7 @@ mod attention;
 mod elementwise;
 mod embed;
 mod linear;
+mod mask;
 mod norm;
 mod pixel_shuffle;
 mod rope;
