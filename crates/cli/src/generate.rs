@@ -11,7 +11,7 @@ use candle_core::{Device, Tensor};
 use clap::{Args, ValueEnum};
 use smolvlm::processor::Tiles;
 use smolvlm::prompt::build_prompt;
-use smolvlm::{Decoding, GenerationParams, Session};
+use smolvlm::{Decoding, GenerationParams};
 
 use crate::load::{load, ModelFiles};
 
@@ -45,6 +45,8 @@ pub struct GenerateArgs {
     /// tiles.
     #[arg(long, default_value = "all", value_parser = parse_tiles)]
     tiles: Tiles,
+    /// `wgpu`: our WGSL kernels on any adapter (software ones too); `auto`: a hardware GPU
+    /// if one suits, else the CPU. A GPU lost mid-turn hands the turn to the CPU.
     #[arg(long, value_enum, default_value_t = Backend::Cpu)]
     backend: Backend,
     /// Sample with this temperature; 0 (the default) decodes greedily.
@@ -76,12 +78,8 @@ fn ms(d: Duration) -> f64 {
 }
 
 pub fn run(args: GenerateArgs) -> Result<()> {
-    let device = match args.backend {
-        Backend::Cpu | Backend::Auto => Device::Cpu,
-        Backend::Wgpu => {
-            bail!("--backend wgpu is not available in this build yet; use --backend cpu")
-        }
-    };
+    // The CPU model is loaded whatever the backend: it is the GPU's fallback (see gpu.rs).
+    let device = Device::Cpu;
     let decoding = if args.temperature > 0.0 {
         Decoding::Sample {
             temperature: args.temperature,
@@ -112,6 +110,7 @@ pub fn run(args: GenerateArgs) -> Result<()> {
 
     let t = Instant::now();
     let loaded = load(&files, &device)?;
+    let engine = crate::gpu::Engine::open(args.backend, &files, &loaded.model)?;
     let load_ms = ms(t.elapsed());
     let model = &loaded.model;
 
@@ -155,7 +154,7 @@ pub fn run(args: GenerateArgs) -> Result<()> {
 
     let t = Instant::now();
     let features = match &images {
-        Some((pixels, mask)) => Some(model.encode_images(pixels, Some(mask))?),
+        Some((pixels, mask)) => Some(engine.encode_images(model, pixels, mask)?),
         None => None,
     };
     let vision_ms = ms(t.elapsed());
@@ -173,9 +172,8 @@ pub fn run(args: GenerateArgs) -> Result<()> {
         decoding,
         stop_ids,
     };
-    let mut session = Session::new(model, params)?;
     let t = Instant::now();
-    session.prefill(&prompt.ids, features.as_ref())?;
+    let mut session = engine.start(model, params, &prompt.ids, features)?;
     let prefill_ms = ms(t.elapsed());
 
     let mut stream = TextStream::default();
@@ -213,6 +211,7 @@ pub fn run(args: GenerateArgs) -> Result<()> {
             "prompt_ids": prompt.ids,
             "generated_ids": generated,
             "text": text,
+            "backend": session.backend(),
             "stop_reason": match session.stop_reason() {
                 Some(smolvlm::StopReason::StopToken) => "stop_token",
                 Some(smolvlm::StopReason::Cancelled) => "cancelled",

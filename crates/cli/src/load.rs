@@ -79,7 +79,7 @@ fn read_optional(dir: &Path, name: &str) -> Result<Option<Vec<u8>>> {
 
 /// The safetensors files of a checkpoint: `model.safetensors`, or the shards listed in
 /// `model.safetensors.index.json`.
-fn weight_files(dir: &Path) -> Result<Vec<(String, Vec<u8>)>> {
+pub(crate) fn weight_files(dir: &Path) -> Result<Vec<(String, Vec<u8>)>> {
     if dir.join("model.safetensors").exists() {
         return Ok(vec![(
             "model.safetensors".into(),
@@ -113,10 +113,7 @@ fn weight_files(dir: &Path) -> Result<Vec<(String, Vec<u8>)>> {
 pub fn load(files: &ModelFiles, device: &Device) -> Result<Loaded> {
     let dir = match files {
         ModelFiles::HubFolder(dir) => dir,
-        ModelFiles::Gguf { model, .. } => bail!(
-            "{}: GGUF models are not supported by this build yet; use a Hub-layout folder",
-            model.display()
-        ),
+        ModelFiles::Gguf { model, mmproj } => return crate::gguf::load_gguf(model, mmproj, device),
     };
     let config = read(dir, "config.json")?;
     let model = SmolVlm::from_safetensors(&config, weight_files(dir)?, device)

@@ -28,6 +28,11 @@ pub enum Error {
     #[error("{file}: cannot read weights: {msg}")]
     BadWeights { file: String, msg: String },
 
+    /// A GGUF file is unreadable, of the wrong kind or architecture, or its metadata is
+    /// missing or inconsistent (see `gguf/`).
+    #[error("{file}: {msg}")]
+    Gguf { file: String, msg: String },
+
     /// A tensor the model needs is not in the weights.
     #[error("{file}: missing tensor `{name}`")]
     MissingTensor { file: String, name: String },
@@ -88,6 +93,11 @@ pub enum Error {
     /// The tokenizer could not be loaded or failed on the text.
     #[error("tokenizer: {0}")]
     Tokenizer(String),
+
+    /// A weight's size does not fit its shape and type, or a matmul's operands do not
+    /// fit together (see `kernels`).
+    #[error("kernel: {0}")]
+    Kernel(#[from] crate::kernels::KernelError),
 
     /// An error inside candle's tensor code (a bug of ours, or out of memory).
     #[error("tensor computation failed: {0}")]

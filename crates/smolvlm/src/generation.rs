@@ -311,6 +311,47 @@ impl<'a> Session<'a> {
         Ok(())
     }
 
+    /// Carries on a turn that another backend began (the GPU path, after its device was
+    /// lost): runs the prompt and the tokens `generated` so far on this model, then
+    /// decodes on with `processor` as that backend left it (a sampler keeps its random
+    /// state, so the draws go on where they stopped).
+    pub fn resume(
+        model: &'a SmolVlm,
+        params: GenerationParams,
+        processor: LogitsProcessor,
+        prompt_ids: &[u32],
+        image_features: Option<&Tensor>,
+        generated: &[u32],
+    ) -> Result<Self> {
+        if generated.len() > params.max_new_tokens {
+            return Err(Error::InvalidInput(format!(
+                "{} tokens were generated already, more than the {} asked for",
+                generated.len(),
+                params.max_new_tokens
+            )));
+        }
+        let mut session = Self::new(model, params)?;
+        session.processor = processor;
+        session.prefill(prompt_ids, image_features)?;
+        let Some(&last) = generated.last() else {
+            return Ok(session);
+        };
+        // Generated ids are text: an `<image>` among them stays a plain token.
+        let embeds = model.embed(generated, None)?;
+        session.logits = Some(model.forward(&embeds, &mut session.cache)?);
+        session.context.extend_from_slice(generated);
+        session.generated = generated.to_vec();
+        if session.params.stop_ids.contains(&last) {
+            session.finished = Some(StopReason::StopToken);
+        } else if generated.len() >= session.params.max_new_tokens {
+            session.finished = Some(StopReason::MaxNewTokens);
+        }
+        if session.finished.is_some() {
+            session.logits = None;
+        }
+        Ok(session)
+    }
+
     /// The next token, or None once generation has ended ([`Self::stop_reason`] says why).
     pub fn next_token(&mut self) -> Result<Option<u32>> {
         if self.finished.is_some() {

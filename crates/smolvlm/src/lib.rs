@@ -4,10 +4,12 @@
 //!
 //! Reference: transformers `models/smolvlm/` (see each module's header).
 
+pub mod bench;
 pub mod config;
 pub mod connector;
 pub mod error;
 pub mod generation;
+pub mod gguf;
 pub mod kernels;
 pub mod model;
 pub mod processor;

@@ -6,12 +6,12 @@
 //! candle-transformers' `models/llama.rs` for the candle idioms.
 //! <https://github.com/huggingface/transformers/blob/main/src/transformers/models/llama/modeling_llama.py>
 
-use candle_core::{DType, Device, Module, Tensor};
-use candle_nn::kv_cache::KvCache;
+use candle_core::{DType, Tensor};
 use candle_nn::Activation;
 
 use crate::config::TextConfig;
 use crate::error::{Error, Result};
+use crate::kernels::{self, ops, Acts, KvCache};
 use crate::weights::{QEmbedding, QLinear, Weights};
 
 /// Rotary position embeddings, computed like transformers' default RoPE: `inv_freq` in
@@ -32,8 +32,8 @@ impl RotaryEmbedding {
         Self { inv_freq }
     }
 
-    /// cos and sin for positions `start..start+len`, each (len, head_dim / 2).
-    pub fn cos_sin(&self, start: usize, len: usize, device: &Device) -> Result<(Tensor, Tensor)> {
+    /// cos and sin for positions `start..start+len`, each `len` rows of head_dim / 2.
+    pub fn cos_sin(&self, start: usize, len: usize) -> (Vec<f32>, Vec<f32>) {
         let half = self.inv_freq.len();
         let mut cos = Vec::with_capacity(len * half);
         let mut sin = Vec::with_capacity(len * half);
@@ -44,34 +44,46 @@ impl RotaryEmbedding {
                 sin.push(angle.sin());
             }
         }
-        Ok((
-            Tensor::from_vec(cos, (len, half), device)?,
-            Tensor::from_vec(sin, (len, half), device)?,
-        ))
+        (cos, sin)
     }
 }
 
 /// RMSNorm: `weight * x / sqrt(mean(x^2) + eps)`.
 #[derive(Debug, Clone)]
 pub struct RmsNorm {
-    weight: Tensor,
+    weight: Vec<f32>,
     eps: f32,
 }
 
 impl RmsNorm {
     pub fn new(dim: usize, eps: f64, w: &Weights) -> Result<Self> {
         Ok(Self {
-            weight: w.tensor("weight", dim)?,
+            weight: w.tensor("weight", dim)?.to_vec1()?,
             eps: eps as f32,
         })
     }
 
+    pub fn width(&self) -> usize {
+        self.weight.len()
+    }
+
+    /// Each row of `x` (rows of the norm's width) into `out`.
+    pub fn forward_f32(&self, x: &[f32], out: &mut [f32]) {
+        ops::rms_norm(x, &self.weight, self.eps, out)
+    }
+
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        Ok(candle_nn::ops::rms_norm(
-            &x.contiguous()?,
-            &self.weight,
-            self.eps,
-        )?)
+        let v: Vec<f32> = x.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?;
+        if v.len() % self.weight.len() != 0 {
+            return Err(Error::InvalidInput(format!(
+                "RMSNorm of width {} got a tensor of shape {:?}",
+                self.weight.len(),
+                x.dims()
+            )));
+        }
+        let mut out = vec![0f32; v.len()];
+        self.forward_f32(&v, &mut out);
+        Ok(Tensor::from_vec(out, x.dims(), x.device())?)
     }
 }
 
@@ -84,7 +96,7 @@ struct Attention {
     num_heads: usize,
     num_kv_heads: usize,
     head_dim: usize,
-    scale: f64,
+    scale: f32,
 }
 
 impl Attention {
@@ -100,56 +112,46 @@ impl Attention {
             num_heads: h,
             num_kv_heads: kvh,
             head_dim: hd,
-            scale: (hd as f64).powf(-0.5),
+            scale: (hd as f32).powf(-0.5),
         })
     }
 
+    /// `x` (t rows of hidden, normed) at the positions `cos`/`sin` describe; appends the
+    /// keys and values to `cache`, returns the output projection (t rows of hidden).
     fn forward(
         &self,
-        x: &Tensor,
-        cos: &Tensor,
-        sin: &Tensor,
-        mask: Option<&Tensor>,
+        x: &[f32],
+        t: usize,
+        cos: &[f32],
+        sin: &[f32],
         cache: &mut KvCache,
-    ) -> Result<Tensor> {
-        let (b, t, _) = x.dims3()?;
+    ) -> Result<Vec<f32>> {
         let (h, kvh, hd) = (self.num_heads, self.num_kv_heads, self.head_dim);
-        // (b, t, heads*hd) -> (b, heads, t, hd)
-        let split = |y: Tensor, heads: usize| -> Result<Tensor> {
-            Ok(y.reshape((b, t, heads, hd))?
-                .transpose(1, 2)?
-                .contiguous()?)
-        };
-        let q = split(self.q_proj.forward(x)?, h)?;
-        let k = split(self.k_proj.forward(x)?, kvh)?;
-        let v = split(self.v_proj.forward(x)?, kvh)?;
-        let q = candle_nn::rotary_emb::rope(&q, cos, sin)?;
-        let k = candle_nn::rotary_emb::rope(&k, cos, sin)?;
-        let (k, v) = cache.append(&k, &v)?;
-        let (k, v) = (k.contiguous()?, v.contiguous()?);
-        let tk = k.dim(2)?;
-        // Grouped-query attention without copying K/V per head: the n_rep query heads that
-        // share a KV head are stacked along the sequence axis, so one matmul per KV head
-        // gives the same scores as transformers' `repeat_kv` (query head i uses KV head
-        // i / n_rep).
-        let n_rep = h / kvh;
-        let q = q.reshape((b, kvh, n_rep * t, hd))?;
-        let scores = q
-            .matmul(&k.t()?)?
-            .reshape((b, h, t, tk))?
-            .affine(self.scale, 0.)?;
-        let scores = match mask {
-            Some(m) => scores.broadcast_add(m)?,
-            None => scores,
-        };
-        let probs = candle_nn::ops::softmax_last_dim(&scores)?;
-        let out = probs
-            .reshape((b, kvh, n_rep * t, tk))?
-            .matmul(&v)?
-            .reshape((b, h, t, hd))?
-            .transpose(1, 2)?
-            .reshape((b, t, h * hd))?;
-        self.o_proj.forward(&out)
+        let acts = Acts::new(x, self.q_proj.in_dim());
+        let mut q = vec![0f32; t * h * hd];
+        let mut k = vec![0f32; t * kvh * hd];
+        let mut v = vec![0f32; t * kvh * hd];
+        self.q_proj.forward_f32(&acts, &mut q)?;
+        self.k_proj.forward_f32(&acts, &mut k)?;
+        self.v_proj.forward_f32(&acts, &mut v)?;
+        let half = hd / 2;
+        for i in 0..t {
+            let (c, s) = (
+                &cos[i * half..(i + 1) * half],
+                &sin[i * half..(i + 1) * half],
+            );
+            ops::rope(&mut q[i * h * hd..(i + 1) * h * hd], c, s);
+            ops::rope(&mut k[i * kvh * hd..(i + 1) * kvh * hd], c, s);
+        }
+        cache.append(&k, &v);
+        // Grouped-query attention: query head i reads KV head i / (h / kvh), as
+        // transformers' `repeat_kv`; causal over the cache.
+        let mut attn = vec![0f32; q.len()];
+        kernels::attention(&q, cache, h, self.scale, &mut attn);
+        let mut out = vec![0f32; t * self.o_proj.out_dim()];
+        self.o_proj
+            .forward_f32(&Acts::new(&attn, h * hd), &mut out)?;
+        Ok(out)
     }
 }
 
@@ -158,24 +160,36 @@ struct Mlp {
     gate_proj: QLinear,
     up_proj: QLinear,
     down_proj: QLinear,
-    act: Activation,
 }
 
 impl Mlp {
     fn new(cfg: &TextConfig, w: &Weights) -> Result<Self> {
         let (d, i, bias) = (cfg.hidden_size, cfg.intermediate_size, cfg.mlp_bias);
+        if cfg.hidden_act != Activation::Silu {
+            return Err(Error::Unsupported(format!(
+                "text_config.hidden_act {:?} (SmolLM2 uses silu)",
+                cfg.hidden_act
+            )));
+        }
         Ok(Self {
             gate_proj: QLinear::new(d, i, bias, &w.pp("gate_proj"))?,
             up_proj: QLinear::new(d, i, bias, &w.pp("up_proj"))?,
             down_proj: QLinear::new(i, d, bias, &w.pp("down_proj"))?,
-            act: cfg.hidden_act,
         })
     }
 
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let gate = self.act.forward(&self.gate_proj.forward(x)?)?;
-        let up = self.up_proj.forward(x)?;
-        self.down_proj.forward(&(gate * up)?)
+    /// SwiGLU: `down(silu(gate(x)) * up(x))` for `t` rows of hidden.
+    fn forward(&self, x: &[f32], t: usize) -> Result<Vec<f32>> {
+        let acts = Acts::new(x, self.gate_proj.in_dim());
+        let i = self.gate_proj.out_dim();
+        let mut gate = vec![0f32; t * i];
+        let mut up = vec![0f32; t * i];
+        self.gate_proj.forward_f32(&acts, &mut gate)?;
+        self.up_proj.forward_f32(&acts, &mut up)?;
+        ops::silu_mul(&mut gate, &up);
+        let mut out = vec![0f32; t * self.down_proj.out_dim()];
+        self.down_proj.forward_f32(&Acts::new(&gate, i), &mut out)?;
+        Ok(out)
     }
 }
 
@@ -198,25 +212,28 @@ impl DecoderLayer {
         })
     }
 
+    /// One layer over `x` (t rows of hidden), in place.
     fn forward(
         &self,
-        x: &Tensor,
-        cos: &Tensor,
-        sin: &Tensor,
-        mask: Option<&Tensor>,
+        x: &mut [f32],
+        t: usize,
+        cos: &[f32],
+        sin: &[f32],
         cache: &mut KvCache,
-    ) -> Result<Tensor> {
-        let h = self.input_layernorm.forward(x)?;
-        let h = self.self_attn.forward(&h, cos, sin, mask, cache)?;
-        let x = (x + h)?;
-        let h = self
-            .mlp
-            .forward(&self.post_attention_layernorm.forward(&x)?)?;
-        Ok((x + h)?)
+    ) -> Result<()> {
+        let mut h = vec![0f32; x.len()];
+        self.input_layernorm.forward_f32(x, &mut h);
+        let a = self.self_attn.forward(&h, t, cos, sin, cache)?;
+        ops::add_inplace(x, &a);
+        self.post_attention_layernorm.forward_f32(x, &mut h);
+        let m = self.mlp.forward(&h, t)?;
+        ops::add_inplace(x, &m);
+        Ok(())
     }
 }
 
-/// Keys and values of every layer for the tokens seen so far.
+/// Keys and values of every layer for the tokens seen so far, in preallocated buffers
+/// written in place (see [`KvCache`]).
 #[derive(Debug, Clone)]
 pub struct Cache {
     layers: Vec<KvCache>,
@@ -224,11 +241,11 @@ pub struct Cache {
 }
 
 impl Cache {
-    /// An empty cache; it grows in steps of 512 positions.
+    /// An empty cache.
     pub fn new(cfg: &TextConfig) -> Self {
         Self {
             layers: (0..cfg.num_hidden_layers)
-                .map(|_| KvCache::new(2, 512))
+                .map(|_| KvCache::new(cfg.num_key_value_heads(), cfg.head_dim()))
                 .collect(),
             len: 0,
         }
@@ -241,6 +258,11 @@ impl Cache {
 
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    /// Bytes held by the keys and values.
+    pub fn size_in_bytes(&self) -> usize {
+        self.layers.iter().map(KvCache::size_in_bytes).sum()
     }
 }
 
@@ -299,7 +321,14 @@ impl TextModel {
     /// Runs `embeds` (1, t, hidden) at positions `cache.len()..` and returns the final
     /// hidden states (1, t, hidden), normed.
     pub fn forward(&self, embeds: &Tensor, cache: &mut Cache) -> Result<Tensor> {
-        let (_, t, _) = embeds.dims3()?;
+        let (b, t, d) = embeds.dims3()?;
+        if b != 1 || d != self.norm.width() {
+            return Err(Error::InvalidInput(format!(
+                "the text model takes embeddings (1, tokens, {}), got {:?}",
+                self.norm.width(),
+                embeds.dims()
+            )));
+        }
         let start = cache.len;
         if start + t > self.max_context {
             return Err(Error::ContextOverflow {
@@ -310,31 +339,18 @@ impl TextModel {
             });
         }
         let device = embeds.device();
-        let (cos, sin) = self.rotary.cos_sin(start, t, device)?;
-        let mask = if t > 1 {
-            // Causal: position start+i sees keys 0..=start+i.
-            let tk = start + t;
-            let m: Vec<f32> = (0..t)
-                .flat_map(|i| {
-                    (0..tk).map(move |j| {
-                        if j > start + i {
-                            f32::NEG_INFINITY
-                        } else {
-                            0.0
-                        }
-                    })
-                })
-                .collect();
-            Some(Tensor::from_vec(m, (1, 1, t, tk), device)?)
-        } else {
-            None
-        };
-        let mut x = embeds.clone();
+        let (cos, sin) = self.rotary.cos_sin(start, t);
+        let mut x: Vec<f32> = embeds.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?;
+        for layer in &mut cache.layers {
+            layer.reserve(start + t);
+        }
         for (layer, kv) in self.layers.iter().zip(cache.layers.iter_mut()) {
-            x = layer.forward(&x, &cos, &sin, mask.as_ref(), kv)?;
+            layer.forward(&mut x, t, &cos, &sin, kv)?;
         }
         cache.len += t;
-        self.norm.forward(&x)
+        let mut out = vec![0f32; x.len()];
+        self.norm.forward_f32(&x, &mut out);
+        Ok(Tensor::from_vec(out, embeds.dims(), device)?)
     }
 
     /// Logits (vocab) of the last position of `hidden` (1, t, hidden).

@@ -9,19 +9,21 @@
 //! data too).
 //!
 //! Every matrix multiply by a weight goes through [`QLinear`], every table lookup through
-//! [`QEmbedding`]; both hold candle's `QMatMul`, which is a float tensor or a `QTensor`, so
-//! a faster kernel can replace the matmul in one place.
+//! [`QEmbedding`]; both keep the weight as stored (f32, f16 or a GGML block type) and run
+//! it through the kernels of [`crate::kernels`] (candle's `QMatMul` only for GGML types
+//! those have no kernel for).
 //!
 //! Loading works from bytes only: the browser hands us what it fetched.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use candle_core::quantized::{QMatMul, QTensor};
+use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::safetensors::BufferedSafetensors;
 use candle_core::{DType, Device, Module, Shape, Tensor};
 
 use crate::error::{Error, Result};
+use crate::kernels::{self, Acts, QMatrix, WeightType};
 
 /// A weight as its backend stores it.
 #[derive(Debug, Clone)]
@@ -96,6 +98,16 @@ impl SafetensorsSource {
             files.push((label, st));
         }
         Ok(Self { files, index })
+    }
+
+    /// The shape of a tensor, without loading it.
+    pub fn shape(&self, name: &str) -> Option<Vec<usize>> {
+        let &i = self.index.get(name)?;
+        self.files[i]
+            .1
+            .get(name)
+            .ok()
+            .map(|view| view.shape().to_vec())
     }
 
     /// Names of all tensors, sorted.
@@ -213,11 +225,122 @@ impl Weights {
     }
 }
 
-/// A linear layer `y = x W^T + b` over a possibly quantized `W` of shape (out, in).
+/// A weight matrix as the kernels hold it: ours for every type we have kernels for, or
+/// candle's quantized matmul for GGML types we do not (Q4_1, Q5_1, Q2_K, Q3_K, Q5_K:
+/// none of the published SmolVLM2 files use them), kept quantized either way.
+#[derive(Debug)]
+enum Matrix {
+    Ours(QMatrix),
+    Candle(QMatMul),
+}
+
+impl Matrix {
+    /// `weight` (rows, cols) as a matrix. Dense f16 stays f16 (its f32 products are the
+    /// same numbers as after an upcast); bf16 is upcast to f32 (no bf16 kernel).
+    fn new(weight: Weight) -> Result<Self> {
+        let (rows, cols) = weight.shape().dims2()?;
+        let kernel = |ty, bytes: &[u8]| -> Result<Self> {
+            Ok(Self::Ours(QMatrix::new(ty, rows, cols, bytes)?))
+        };
+        match weight {
+            Weight::Dense(t) => match t.dtype() {
+                DType::F16 => {
+                    let v: Vec<half::f16> = t.flatten_all()?.to_vec1()?;
+                    kernel(WeightType::F16, bytemuck::cast_slice(&v))
+                }
+                _ => {
+                    let v: Vec<f32> = t.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?;
+                    kernel(WeightType::F32, bytemuck::cast_slice(&v))
+                }
+            },
+            Weight::Quantized(q) => {
+                let ty = match q.dtype() {
+                    GgmlDType::F32 => WeightType::F32,
+                    GgmlDType::F16 => WeightType::F16,
+                    GgmlDType::Q8_0 => WeightType::Q8_0,
+                    GgmlDType::Q4_0 => WeightType::Q4_0,
+                    GgmlDType::Q5_0 => WeightType::Q5_0,
+                    GgmlDType::Q4K => WeightType::Q4K,
+                    GgmlDType::Q6K => WeightType::Q6K,
+                    GgmlDType::BF16 => {
+                        let v: Vec<f32> = q.dequantize(&q.device())?.flatten_all()?.to_vec1()?;
+                        return kernel(WeightType::F32, bytemuck::cast_slice(&v));
+                    }
+                    _ => return Ok(Self::Candle(QMatMul::from_arc(q)?)),
+                };
+                kernel(ty, &q.data()?)
+            }
+        }
+    }
+
+    fn rows(&self) -> usize {
+        match self {
+            Self::Ours(m) => m.rows(),
+            Self::Candle(QMatMul::QTensor(q)) => q.shape().dims()[0],
+            Self::Candle(QMatMul::Tensor(t) | QMatMul::TensorF16(t)) => t.dims()[0],
+        }
+    }
+
+    fn cols(&self) -> usize {
+        match self {
+            Self::Ours(m) => m.cols(),
+            Self::Candle(QMatMul::QTensor(q)) => q.shape().dims()[1],
+            Self::Candle(QMatMul::Tensor(t) | QMatMul::TensorF16(t)) => t.dims()[1],
+        }
+    }
+
+    /// `y` (t × rows) = `x` (t × cols) W^T.
+    fn matmul(&self, x: &Acts, y: &mut [f32]) -> Result<()> {
+        match self {
+            Self::Ours(m) => Ok(m.matmul(x, y)?),
+            Self::Candle(m) => {
+                let xt = Tensor::from_slice(x.f32(), (x.tokens(), x.cols()), &Device::Cpu)?;
+                let out: Vec<f32> = m.forward(&xt)?.flatten_all()?.to_vec1()?;
+                y.copy_from_slice(&out);
+                Ok(())
+            }
+        }
+    }
+
+    /// Rows `ids` into `out` (ids.len() × cols); ids already checked.
+    fn gather(&self, ids: &[u32], out: &mut [f32]) -> Result<()> {
+        match self {
+            Self::Ours(m) => {
+                for (&id, o) in ids.iter().zip(out.chunks_exact_mut(m.cols())) {
+                    m.dequantize_row(id as usize, o);
+                }
+                Ok(())
+            }
+            Self::Candle(m) => {
+                let ids = Tensor::from_slice(ids, ids.len(), &Device::Cpu)?;
+                let rows: Vec<f32> = m
+                    .embedding(&ids)?
+                    .to_dtype(DType::F32)?
+                    .flatten_all()?
+                    .to_vec1()?;
+                out.copy_from_slice(&rows);
+                Ok(())
+            }
+        }
+    }
+
+    fn size_in_bytes(&self) -> usize {
+        match self {
+            Self::Ours(m) => m.size_in_bytes(),
+            Self::Candle(QMatMul::QTensor(q)) => q.storage_size_in_bytes(),
+            Self::Candle(QMatMul::Tensor(t) | QMatMul::TensorF16(t)) => {
+                t.elem_count() * t.dtype().size_in_bytes()
+            }
+        }
+    }
+}
+
+/// A linear layer `y = x W^T + b` over a possibly quantized `W` of shape (out, in), run by
+/// the kernels of [`crate::kernels`].
 #[derive(Debug, Clone)]
 pub struct QLinear {
-    weight: QMatMul,
-    bias: Option<Tensor>,
+    weight: Arc<Matrix>,
+    bias: Option<Arc<[f32]>>,
 }
 
 impl QLinear {
@@ -232,28 +355,73 @@ impl QLinear {
         Self::from_weight(weight, bias)
     }
 
-    /// Builds the layer from a weight of shape (out, in) and an optional bias.
+    /// Builds the layer from a weight of shape (out, in) and an optional bias (out).
     pub fn from_weight(weight: Weight, bias: Option<Tensor>) -> Result<Self> {
-        let weight = match weight {
-            // f16/bf16 checkpoints are computed in f32, like transformers loads them for the
-            // f32 reference; a reduced-precision path is the kernel work's business.
-            Weight::Dense(t) => QMatMul::Tensor(t.to_dtype(DType::F32)?),
-            Weight::Quantized(q) => QMatMul::from_arc(q)?,
+        let weight = Matrix::new(weight)?;
+        let bias = match bias {
+            Some(b) => {
+                let b: Vec<f32> = b.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?;
+                if b.len() != weight.rows() {
+                    return Err(Error::InvalidInput(format!(
+                        "a bias of {} values for a layer of {} outputs",
+                        b.len(),
+                        weight.rows()
+                    )));
+                }
+                Some(b.into())
+            }
+            None => None,
         };
-        Ok(Self { weight, bias })
-    }
-
-    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let y = self.weight.forward(x)?;
-        Ok(match &self.bias {
-            Some(b) => y.broadcast_add(b)?,
-            None => y,
+        Ok(Self {
+            weight: Arc::new(weight),
+            bias,
         })
     }
 
-    /// The underlying matmul, for a kernel that wants to replace it.
-    pub fn matmul(&self) -> &QMatMul {
-        &self.weight
+    /// Input features.
+    pub fn in_dim(&self) -> usize {
+        self.weight.cols()
+    }
+
+    /// Output features.
+    pub fn out_dim(&self) -> usize {
+        self.weight.rows()
+    }
+
+    /// Bytes of the weight in memory.
+    pub fn size_in_bytes(&self) -> usize {
+        self.weight.size_in_bytes()
+    }
+
+    /// `x` (..., in) -> (..., out).
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let dims = x.dims().to_vec();
+        let (in_dim, out_dim) = (self.in_dim(), self.out_dim());
+        if dims.last() != Some(&in_dim) {
+            return Err(Error::InvalidInput(format!(
+                "a linear layer of {in_dim} inputs got a tensor of shape {dims:?}"
+            )));
+        }
+        let xv: Vec<f32> = x.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?;
+        let mut y = vec![0f32; xv.len() / in_dim * out_dim];
+        self.forward_f32(&Acts::new(&xv, in_dim), &mut y)?;
+        let mut out_dims = dims;
+        if let Some(last) = out_dims.last_mut() {
+            *last = out_dim;
+        }
+        Ok(Tensor::from_vec(y, out_dims, x.device())?)
+    }
+
+    /// `y` (t × out) = `x` (t × in) W^T + b, on slices (the decoder's path). Pass the
+    /// same `Acts` to layers that share an input: it is quantized once.
+    pub fn forward_f32(&self, x: &Acts, y: &mut [f32]) -> Result<()> {
+        self.weight.matmul(x, y)?;
+        if let Some(b) = &self.bias {
+            for row in y.chunks_exact_mut(b.len()) {
+                kernels::ops::add_inplace(row, b);
+            }
+        }
+        Ok(())
     }
 }
 
@@ -261,7 +429,7 @@ impl QLinear {
 /// table when it is quantized.
 #[derive(Debug, Clone)]
 pub struct QEmbedding {
-    table: QMatMul,
+    table: Arc<Matrix>,
     rows: usize,
     dim: usize,
 }
@@ -273,30 +441,33 @@ impl QEmbedding {
         Self::from_weight(weight)
     }
 
+    /// Any type stays as stored (F16 too): a lookup dequantizes its rows only.
     pub fn from_weight(weight: Weight) -> Result<Self> {
         let (rows, dim) = weight.shape().dims2()?;
-        let table = match weight {
-            Weight::Dense(t) => QMatMul::Tensor(t.to_dtype(DType::F32)?),
-            Weight::Quantized(q) => QMatMul::from_arc(q)?,
-        };
-        Ok(Self { table, rows, dim })
+        Ok(Self {
+            table: Arc::new(Matrix::new(weight)?),
+            rows,
+            dim,
+        })
     }
 
     /// Rows `ids` as a (ids.len(), dim) f32 tensor. Ids outside the table are an error,
-    /// not a panic (candle's quantized gather does not check them).
+    /// not a panic.
     pub fn forward(&self, ids: &[u32]) -> Result<Tensor> {
+        let mut out = vec![0f32; ids.len() * self.dim];
+        self.forward_f32(ids, &mut out)?;
+        Ok(Tensor::from_vec(out, (ids.len(), self.dim), &Device::Cpu)?)
+    }
+
+    /// Rows `ids` into `out` (ids.len() × dim).
+    pub fn forward_f32(&self, ids: &[u32], out: &mut [f32]) -> Result<()> {
         if let Some(&id) = ids.iter().find(|&&id| id as usize >= self.rows) {
             return Err(Error::TokenOutOfRange {
                 id,
                 vocab_size: self.rows,
             });
         }
-        let device = match &self.table {
-            QMatMul::QTensor(q) => q.device(),
-            QMatMul::Tensor(t) | QMatMul::TensorF16(t) => t.device().clone(),
-        };
-        let ids = Tensor::from_slice(ids, ids.len(), &device)?;
-        Ok(self.table.embedding(&ids)?.to_dtype(DType::F32)?)
+        self.table.gather(ids, out)
     }
 
     /// The same table used as an output projection (tied `lm_head`).

@@ -4,8 +4,10 @@
 //! (which differs by the activations' 8-bit quantization, bounded exactly below).
 //! Weights are quantized by candle, an implementation independent of ours.
 //!
-//! Runs natively (AVX2 where present) and compiled to wasm32 with SIMD128
-//! (`cargo xtask test` or `wasm-pack`-less: see tests/wasm/README in the crate).
+//! Runs natively (AVX2 where present) and compiled to wasm32 with SIMD128 in Node:
+//!
+//! CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+//!   cargo test --release --target wasm32-unknown-unknown -p smolvlm --test kernels
 
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{Device, Tensor};
@@ -197,4 +199,19 @@ fn bad_shapes_are_errors() {
     let x = [0f32; 4];
     let err = m.matmul(&Acts::new(&x, 4), &mut [0.0; 2]).unwrap_err();
     assert!(matches!(err, KernelError::MatmulShape { .. }), "{err}");
+}
+
+#[test]
+fn the_simd_kernels_are_the_ones_tested() {
+    // Where SIMD exists, the comparisons above are SIMD against scalar, not scalar twice.
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    assert_eq!(kernels::isa(), Isa::Simd128);
+    #[cfg(target_arch = "x86_64")]
+    if std::env::var("SMOLVLM_KERNELS").is_err()
+        && is_x86_feature_detected!("avx2")
+        && is_x86_feature_detected!("fma")
+        && is_x86_feature_detected!("f16c")
+    {
+        assert_eq!(kernels::isa(), Isa::Avx2);
+    }
 }
