@@ -255,11 +255,15 @@ const wasm = await init({ module_or_path: '/web-app-1_bg.wasm' });</script></hea
 
     #[test]
     fn redirect_page_points_at_the_canonical_order() {
-        let html = redirect("/sub/compare/a-vs-b/", "https://example.org/sub/compare/a-vs-b/");
-        assert!(html.contains(r#"<meta http-equiv="refresh" content="0; url=/sub/compare/a-vs-b/">"#));
+        let html = redirect(
+            "/sub/compare/a-vs-b/",
+            "https://example.org/sub/compare/a-vs-b/",
+        );
+        assert!(
+            html.contains(r#"<meta http-equiv="refresh" content="0; url=/sub/compare/a-vs-b/">"#)
+        );
         assert!(html.contains(r#"<a href="/sub/compare/a-vs-b/">"#));
-        assert!(html.contains(
-            r#"<link rel="canonical" href="https://example.org/sub/compare/a-vs-b/">"#
-        ));
+        assert!(html
+            .contains(r#"<link rel="canonical" href="https://example.org/sub/compare/a-vs-b/">"#));
     }
 }
