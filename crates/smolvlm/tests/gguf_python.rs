@@ -3,8 +3,8 @@
 //! same bytes for the types it implements (F16, Q8_0, Q4_0, Q5_0), and its dequantizers
 //! give the same values as candle for every tensor (Q4_K and Q6_K included).
 //!
-//! Needs a Python with `gguf` and `numpy` (see `gguf_support::gguf_python`); without one
-//! these checks are skipped with a message.
+//! Needs a Python with `gguf` and `numpy`: `gguf_support::gguf_python` finds one or makes
+//! `target/py-gguf` with pip, and fails the tests, saying what to install, when it cannot.
 
 mod gguf_support;
 mod model_support;
@@ -38,17 +38,6 @@ for t in reader.tensors:
                               "requantized_equal": requantized})
 print(json.dumps(report))
 "#;
-
-fn python_or_skip(test: &str) -> Option<std::path::PathBuf> {
-    let py = gguf_python();
-    if py.is_none() {
-        eprintln!(
-            "{test}: SKIPPED, no Python with llama.cpp's gguf-py (`pip install gguf numpy`; \
-             or set SMOLVLM_GGUF_PYTHON)"
-        );
-    }
-    py
-}
 
 /// Checks one of our files against gguf-py; `reference` is our F32 file of the same half
 /// (the values before quantization, already permuted).
@@ -122,9 +111,7 @@ fn check_file(py: &Path, reference: &Path, path: &Path) -> (usize, usize) {
 
 #[test]
 fn gguf_py_reads_and_agrees_with_every_type_we_write() {
-    let Some(py) = python_or_skip("gguf_py_reads_and_agrees_with_every_type_we_write") else {
-        return;
-    };
+    let py = gguf_python();
     let dir = scratch("python");
     let reference = our_pair("f32");
     let ref_text = dir.join(&reference.text_name);
@@ -167,9 +154,7 @@ fn gguf_py_reads_and_agrees_with_every_type_we_write() {
 
 #[test]
 fn gguf_dump_lists_our_files() {
-    let Some(py) = python_or_skip("gguf_dump_lists_our_files") else {
-        return;
-    };
+    let py = gguf_python();
     let dir = scratch("dump");
     for ty in ["f32", "q4_k"] {
         let pair = our_pair(ty);

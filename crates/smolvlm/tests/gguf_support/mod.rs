@@ -1,11 +1,12 @@
 //! Helpers of the GGUF tests: the fixture checkpoint as quantize input, pairs loaded from
 //! bytes, one reference case run through a GGUF model, rewriting a GGUF file (for the
-//! bad-input tests) and finding a Python with llama.cpp's gguf-py.
+//! bad-input tests) and finding (or making) a Python with llama.cpp's gguf-py.
 
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 
 use candle_core::quantized::gguf_file::Value;
 use candle_core::Device;
@@ -211,27 +212,137 @@ impl Editable {
     }
 }
 
-/// A Python interpreter that can `import gguf` (llama.cpp's gguf-py): `SMOLVLM_GGUF_PYTHON`,
-/// then the virtual environments of this machine, then `python3`. None when there is none.
-pub fn gguf_python() -> Option<PathBuf> {
-    let mut candidates: Vec<PathBuf> = Vec::new();
-    if let Some(p) = std::env::var_os("SMOLVLM_GGUF_PYTHON") {
-        candidates.push(p.into());
+/// The gguf-py and numpy versions of the virtual environment `gguf_python` makes.
+pub const GGUF_PY_PIN: &str = "gguf==0.19.0";
+pub const NUMPY_PIN: &str = "numpy==2.4.6";
+
+/// A Python interpreter that can `import gguf, numpy` (llama.cpp's gguf-py):
+/// `SMOLVLM_GGUF_PYTHON` when set (it must work), else the first of `<workspace>/target/py-gguf`,
+/// the virtual environments of this machine and `python3` that can; when none can, it makes
+/// `<workspace>/target/py-gguf` (`python3 -m venv`, then pip installs the pinned gguf and
+/// numpy). Panics, saying what to install, when that fails: these checks are never skipped.
+///
+/// Found or made once per test process (the tests run in parallel threads); the venv is
+/// built in a temporary folder and renamed into place, so a half-made one is never used.
+pub fn gguf_python() -> PathBuf {
+    static PYTHON: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    match PYTHON.get_or_init(find_or_make_gguf_python) {
+        Ok(py) => py.clone(),
+        Err(e) => panic!("{e}"),
     }
-    candidates.extend(
-        [
-            "/work/venvs/gguf/bin/python",
-            "/work/venv-fixtures/bin/python",
-            "python3",
-        ]
-        .map(PathBuf::from),
+}
+
+fn can_import_gguf(py: &Path) -> bool {
+    Command::new(py)
+        .args(["-c", "import gguf, numpy"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn workspace_venv() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .expect("the workspace root above crates/smolvlm")
+        .join("target/py-gguf")
+}
+
+fn find_or_make_gguf_python() -> Result<PathBuf, String> {
+    let venv = workspace_venv();
+    let install_hint = format!(
+        "install them: `python3 -m venv {v} && {v}/bin/pip install {GGUF_PY_PIN} {NUMPY_PIN}`, \
+         or set SMOLVLM_GGUF_PYTHON to a Python that has `gguf` and `numpy`",
+        v = venv.display()
     );
-    candidates.into_iter().find(|py| {
-        Command::new(py)
-            .args(["-c", "import gguf, numpy"])
-            .output()
-            .is_ok_and(|o| o.status.success())
+    if let Some(p) = std::env::var_os("SMOLVLM_GGUF_PYTHON") {
+        let py = PathBuf::from(p);
+        return if can_import_gguf(&py) {
+            Ok(py)
+        } else {
+            Err(format!(
+                "SMOLVLM_GGUF_PYTHON={} cannot `import gguf, numpy`; {install_hint}",
+                py.display()
+            ))
+        };
+    }
+    let candidates = [
+        venv.join("bin/python"),
+        PathBuf::from("/work/venvs/gguf/bin/python"),
+        PathBuf::from("/work/venv-fixtures/bin/python"),
+        PathBuf::from("python3"),
+    ];
+    if let Some(py) = candidates.iter().find(|py| can_import_gguf(py)) {
+        return Ok(py.clone());
+    }
+    eprintln!(
+        "no Python with gguf-py among {candidates:?}; making {} ({GGUF_PY_PIN} {NUMPY_PIN})",
+        venv.display()
+    );
+    make_venv(&venv).map_err(|e| {
+        format!(
+            "no Python with llama.cpp's gguf-py and numpy among {candidates:?}, and making \
+             {} failed: {e}\n{install_hint}",
+            venv.display()
+        )
     })
+}
+
+/// Makes the venv in `<venv>.tmp-<pid>`, checks it, then renames it to `venv`.
+fn make_venv(venv: &Path) -> Result<PathBuf, String> {
+    let run = |cmd: &mut Command| -> Result<(), String> {
+        let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
+        if out.status.success() {
+            return Ok(());
+        }
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let tail: Vec<&str> = stderr.lines().rev().take(20).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        Err(format!("{cmd:?}: {}\n{}", out.status, tail.join("\n")))
+    };
+    let tmp = venv.with_file_name(format!("py-gguf.tmp-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(venv.parent().unwrap()).map_err(|e| e.to_string())?;
+    let made = (|| {
+        run(Command::new("python3").args(["-m", "venv"]).arg(&tmp))?;
+        // `python -m pip` rather than bin/pip: the scripts' first lines name the temporary
+        // folder, and only `python` itself is used once renamed.
+        run(Command::new(tmp.join("bin/python")).args([
+            "-m",
+            "pip",
+            "install",
+            "--disable-pip-version-check",
+            "--quiet",
+            GGUF_PY_PIN,
+            NUMPY_PIN,
+        ]))?;
+        if !can_import_gguf(&tmp.join("bin/python")) {
+            return Err("the new venv cannot `import gguf, numpy`".to_string());
+        }
+        match std::fs::rename(&tmp, venv) {
+            Ok(()) => Ok(()),
+            // Another test process made it first: use that one if it works.
+            Err(_) if can_import_gguf(&venv.join("bin/python")) => {
+                let _ = std::fs::remove_dir_all(&tmp);
+                Ok(())
+            }
+            Err(e) => Err(format!(
+                "renaming {} to {}: {e} (remove a broken {} and run again)",
+                tmp.display(),
+                venv.display(),
+                venv.display()
+            )),
+        }
+    })();
+    if made.is_err() {
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    made?;
+    let py = venv.join("bin/python");
+    if can_import_gguf(&py) {
+        Ok(py)
+    } else {
+        Err(format!("{} cannot `import gguf, numpy`", py.display()))
+    }
 }
 
 /// A scratch folder of this test process.
