@@ -14,7 +14,7 @@ use smolvlm_gpu::{Gpu, GpuModel, GpuOptions, GpuSession};
 /// transformers' ids (what `smolvlm generate --backend wgpu` does on a lost device).
 #[test]
 fn a_lost_device_hands_the_turn_to_the_cpu() {
-    let case = case_named("split_rgb37x53");
+    let case = case("split_rgb37x53");
     let ck = safetensors(&case);
     // A device of its own: the other tests share theirs.
     let g = Gpu::new_blocking(&GpuOptions::forced()).expect("an adapter (see common::gpu)");

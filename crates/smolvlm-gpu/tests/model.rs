@@ -127,7 +127,7 @@ fn vision_features_match_the_cpu() {
 
 #[test]
 fn sampling_and_repetition_penalty_read_the_logits_and_agree_with_the_cpu() {
-    let case = case_named("split_rgb37x53");
+    let case = case("split_rgb37x53");
     let ck = safetensors(&case);
     let model = gpu_model(&ck);
     let prompt = ids(&case["prompt_ids"]);
@@ -160,7 +160,7 @@ fn sampling_and_repetition_penalty_read_the_logits_and_agree_with_the_cpu() {
 /// occurrence after that.
 #[test]
 fn min_new_tokens_masks_stop_tokens_on_the_gpu() {
-    let case = case_named("split_rgb37x53");
+    let case = case("split_rgb37x53");
     let ck = safetensors(&case);
     let model = gpu_model(&ck);
     let greedy = ids(&case["generation"]["generated_ids"]);
@@ -227,7 +227,7 @@ fn weights_split_into_chunks_give_the_same_ids() {
 
 #[test]
 fn bad_prompts_get_the_cpu_models_errors() {
-    let case = case_named("split_rgb37x53");
+    let case = case("split_rgb37x53");
     let ck = safetensors(&case);
     let model = gpu_model(&ck);
     let features = gpu_features(&model, &case).unwrap();

@@ -1,6 +1,9 @@
 //! Shared helpers of the model tests: reading the fixtures of `tests/fixtures/` (see its
 //! README for the schema) without going through the crate's own preprocessing, so a model
 //! test fails only for a model bug.
+//!
+//! smolvlm-gpu's tests include this file too (`#[path]`, in their `fixtures` module), so
+//! it names the fixtures through the `crates` folder rather than the crate compiling it.
 
 #![allow(dead_code)]
 
@@ -11,7 +14,7 @@ use serde_json::Value;
 use smolvlm::SmolVlm;
 
 pub fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../smolvlm/tests/fixtures")
 }
 
 pub fn read(rel: &str) -> Vec<u8> {
@@ -37,6 +40,17 @@ pub fn cases() -> Vec<(String, Value)> {
         .map(|n| {
             let case: Value = serde_json::from_slice(&read(&format!("expected/{n}"))).unwrap();
             (n.trim_end_matches(".json").to_string(), case)
+        })
+        .collect()
+}
+
+/// The cases of the tiny-split checkpoint with its own f32 weights (what the GGUF pairs
+/// were converted from).
+pub fn split_cases() -> Vec<(String, Value)> {
+    cases()
+        .into_iter()
+        .filter(|(_, c)| {
+            c["model"] == "tiny-split" && c["weights"] == "tiny-split/model.safetensors"
         })
         .collect()
 }
@@ -100,4 +114,8 @@ pub fn max_abs_diff(got: &[f32], want: &[f32]) -> f32 {
         .zip(want)
         .map(|(a, b)| (a - b).abs())
         .fold(0f32, f32::max)
+}
+
+pub fn max_abs(v: &[f32]) -> f32 {
+    v.iter().fold(0f32, |m, x| m.max(x.abs()))
 }
