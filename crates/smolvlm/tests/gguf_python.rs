@@ -12,7 +12,6 @@ mod model_support;
 use std::path::Path;
 use std::process::Command;
 
-use candle_core::Device;
 use gguf_support::*;
 use smolvlm::gguf::GgufFile;
 
@@ -72,15 +71,7 @@ fn check_file(py: &Path, reference: &Path, path: &Path) -> (usize, usize) {
             smolvlm::gguf::format::dtype_name(info.dtype),
             "{name}: type"
         );
-        let ours: Vec<f32> = file
-            .qtensor(name, &Device::Cpu)
-            .unwrap()
-            .dequantize(&Device::Cpu)
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1()
-            .unwrap();
+        let ours = dequantized(&file, name);
         let theirs: Vec<f32> = std::fs::read(out_dir.join(format!("{name}.f32")))
             .unwrap()
             .chunks(4)

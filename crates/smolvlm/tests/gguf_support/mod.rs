@@ -16,14 +16,8 @@ use smolvlm::gguf::{quantize_checkpoint, Checkpoint, GgufModel, GgufPairBytes, Q
 use smolvlm::prompt::{build_prompt, ChatTemplate};
 use smolvlm::{generate, GenerationParams};
 
-pub fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
-}
-
-pub fn read(rel: &str) -> Vec<u8> {
-    let path = fixtures().join(rel);
-    std::fs::read(&path).unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()))
-}
+#[allow(unused_imports)] // not every test binary uses all of them
+pub use super::model_support::{fixtures, max_abs, read, split_cases};
 
 fn read_opt(rel: &str) -> Option<Vec<u8>> {
     std::fs::read(fixtures().join(rel)).ok()
@@ -129,20 +123,6 @@ pub fn run_case(m: &GgufModel, case: &Json) -> Outcome {
         logits,
         greedy,
     }
-}
-
-/// The reference cases of the tiny-split checkpoint at its own f32 weights.
-pub fn split_cases() -> Vec<(String, Json)> {
-    super::model_support::cases()
-        .into_iter()
-        .filter(|(_, c)| {
-            c["model"] == "tiny-split" && c["weights"] == "tiny-split/model.safetensors"
-        })
-        .collect()
-}
-
-pub fn max_abs(v: &[f32]) -> f32 {
-    v.iter().fold(0f32, |m, x| m.max(x.abs()))
 }
 
 /// A parsed file's metadata and tensors (name, dims outermost first, dtype, data), to be
@@ -352,6 +332,18 @@ pub fn scratch(name: &str) -> PathBuf {
     dir
 }
 
+/// One tensor of a file, dequantized by candle, in storage order.
+pub fn dequantized(file: &smolvlm::gguf::GgufFile, name: &str) -> Vec<f32> {
+    file.qtensor(name, &Device::Cpu)
+        .unwrap()
+        .dequantize(&Device::Cpu)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap()
+}
+
 /// The same file with every tensor dequantized to F32 (the weights a quantized file
 /// stands for, to be computed with in f32).
 pub fn dequantized_to_f32(bytes: &[u8]) -> Vec<u8> {
@@ -362,15 +354,7 @@ pub fn dequantized_to_f32(bytes: &[u8]) -> Vec<u8> {
         if t.2 == GgmlDType::F32 {
             continue;
         }
-        let values: Vec<f32> = file
-            .qtensor(&t.0, &Device::Cpu)
-            .unwrap()
-            .dequantize(&Device::Cpu)
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1()
-            .unwrap();
+        let values = dequantized(&file, &t.0);
         t.2 = GgmlDType::F32;
         t.3 = values.iter().flat_map(|x| x.to_le_bytes()).collect();
     }
