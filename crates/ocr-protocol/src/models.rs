@@ -1,0 +1,315 @@
+//! Which model files the page offers, and how a model is named to the worker.
+//!
+//! The default is the GGUF pair ggml-org publishes for SmolVLM2-256M (DESIGN.md); the
+//! menu adds 500M and 2.2B and their quantizations, fetched from the Hugging Face Hub
+//! (which allows cross-origin downloads). File sizes marked exact are the published
+//! files' (DESIGN.md for 256M; for 500M and 2.2B as other public projects pin them, the
+//! 2.2B pair with its SHA-256 at Hub revision 1bc3c9f7); the others are estimates from
+//! the parameter counts, shown with "about" and corrected by the download's own
+//! `Content-Length` once it starts.
+
+use serde::{Deserialize, Serialize};
+
+/// How to get a model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ModelSource {
+    /// A Hub-layout folder (`config.json`, `model.safetensors`, `tokenizer.json`, ...):
+    /// an absolute URL ending in `/`.
+    HubFolder { url: String },
+    /// A text `.gguf` and its `mmproj` `.gguf` (absolute URLs).
+    Gguf { model: ModelFile, mmproj: ModelFile },
+    /// Files the visitor picked from disk, sent with the message (`files`), by name: a GGUF
+    /// pair, or the files of a Hub-layout folder.
+    Picked { names: Vec<String> },
+}
+
+impl ModelSource {
+    /// A short name for people.
+    pub fn label(&self) -> String {
+        match self {
+            Self::HubFolder { url } => url.clone(),
+            Self::Gguf { model, mmproj } => {
+                format!("{} + {}", file_name(&model.url), file_name(&mmproj.url))
+            }
+            Self::Picked { names } => names.join(" + "),
+        }
+    }
+}
+
+/// The last path segment of a URL (without query or fragment).
+pub fn file_name(url: &str) -> &str {
+    let path = url.split(['?', '#']).next().unwrap_or(url);
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+/// One file to download, with what is known about it beforehand.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelFile {
+    pub url: String,
+    /// The exact size, when known: the download must have it.
+    pub size: Option<u64>,
+    /// Lowercase hex SHA-256, when known: the download must have it.
+    pub sha256: Option<String>,
+}
+
+impl ModelFile {
+    pub fn url(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            size: None,
+            sha256: None,
+        }
+    }
+}
+
+/// Image preprocessing settings the page needs to plan tiles before a model is loaded
+/// (the checkpoint's `preprocessor_config.json`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageSettings {
+    /// `size.longest_edge`: the picture is resized to this longest edge first.
+    pub longest_edge: u32,
+    /// `max_image_size.longest_edge`: the side of a tile (and of the global image).
+    pub tile: u32,
+    /// `do_image_splitting`.
+    pub split: bool,
+}
+
+/// A file of the menu: its name in the repository and its size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KnownFile {
+    pub name: &'static str,
+    pub bytes: u64,
+    /// Whether `bytes` is the published file's size (else an estimate).
+    pub exact: bool,
+    pub sha256: Option<&'static str>,
+}
+
+const fn exact(name: &'static str, bytes: u64) -> KnownFile {
+    KnownFile {
+        name,
+        bytes,
+        exact: true,
+        sha256: None,
+    }
+}
+
+const fn about(name: &'static str, bytes: u64) -> KnownFile {
+    KnownFile {
+        name,
+        bytes,
+        exact: false,
+        sha256: None,
+    }
+}
+
+/// One entry of the model menu.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ModelChoice {
+    /// Stable id, e.g. `256m-q8_0`.
+    pub id: &'static str,
+    /// e.g. `SmolVLM2-256M`.
+    pub name: &'static str,
+    /// e.g. `Q8_0`.
+    pub quant: &'static str,
+    /// Hub repository, e.g. `ggml-org/SmolVLM2-256M-Video-Instruct-GGUF`.
+    pub repo: &'static str,
+    pub text: KnownFile,
+    pub mmproj: KnownFile,
+    pub image: ImageSettings,
+    /// A rough time to encode one frame on the CPU in this browser (wasm32 SIMD128, one
+    /// thread), for "expected time" before the first run measures the real one.
+    pub est_ms_per_frame: u32,
+}
+
+/// SigLIP at 512 px in 512-px tiles after resizing to 2048 (256M and 500M).
+const SIGLIP_512: ImageSettings = ImageSettings {
+    longest_edge: 2048,
+    tile: 512,
+    split: true,
+};
+/// SigLIP so400m at 384 px (2.2B): 1536 then 384-px tiles.
+const SIGLIP_384: ImageSettings = ImageSettings {
+    longest_edge: 1536,
+    tile: 384,
+    split: true,
+};
+
+const HUB: &str = "https://huggingface.co/";
+
+/// The menu, default first.
+pub const MODELS: &[ModelChoice] = &[
+    ModelChoice {
+        id: "256m-q8_0",
+        name: "SmolVLM2-256M",
+        quant: "Q8_0",
+        repo: "ggml-org/SmolVLM2-256M-Video-Instruct-GGUF",
+        text: exact("SmolVLM2-256M-Video-Instruct-Q8_0.gguf", 175_056_352),
+        mmproj: exact("mmproj-SmolVLM2-256M-Video-Instruct-Q8_0.gguf", 103_771_680),
+        image: SIGLIP_512,
+        est_ms_per_frame: 9_000,
+    },
+    ModelChoice {
+        id: "256m-f16",
+        name: "SmolVLM2-256M",
+        quant: "F16",
+        repo: "ggml-org/SmolVLM2-256M-Video-Instruct-GGUF",
+        text: about("SmolVLM2-256M-Video-Instruct-f16.gguf", 328_000_000),
+        mmproj: about("mmproj-SmolVLM2-256M-Video-Instruct-f16.gguf", 190_000_000),
+        image: SIGLIP_512,
+        est_ms_per_frame: 12_000,
+    },
+    ModelChoice {
+        id: "500m-q8_0",
+        name: "SmolVLM2-500M",
+        quant: "Q8_0",
+        repo: "ggml-org/SmolVLM2-500M-Video-Instruct-GGUF",
+        text: exact("SmolVLM2-500M-Video-Instruct-Q8_0.gguf", 436_808_704),
+        mmproj: exact("mmproj-SmolVLM2-500M-Video-Instruct-Q8_0.gguf", 108_785_184),
+        image: SIGLIP_512,
+        est_ms_per_frame: 9_000,
+    },
+    ModelChoice {
+        id: "500m-f16",
+        name: "SmolVLM2-500M",
+        quant: "F16",
+        repo: "ggml-org/SmolVLM2-500M-Video-Instruct-GGUF",
+        text: about("SmolVLM2-500M-Video-Instruct-f16.gguf", 820_000_000),
+        mmproj: about("mmproj-SmolVLM2-500M-Video-Instruct-f16.gguf", 199_000_000),
+        image: SIGLIP_512,
+        est_ms_per_frame: 12_000,
+    },
+    ModelChoice {
+        id: "2.2b-q4_k_m",
+        name: "SmolVLM2-2.2B",
+        quant: "Q4_K_M",
+        repo: "ggml-org/SmolVLM2-2.2B-Instruct-GGUF",
+        text: KnownFile {
+            sha256: Some("0cf76814555b8665149075b74ab6b5c1d428ea1d3d01c1918c12012e8d7c9f58"),
+            ..exact("SmolVLM2-2.2B-Instruct-Q4_K_M.gguf", 1_112_602_656)
+        },
+        mmproj: KnownFile {
+            sha256: Some("ae07ea1facd07dd3230c4483b63e8cda96c6944ad2481f33d531f79e892dd024"),
+            ..exact("mmproj-SmolVLM2-2.2B-Instruct-Q8_0.gguf", 592_523_200)
+        },
+        image: SIGLIP_384,
+        est_ms_per_frame: 40_000,
+    },
+    ModelChoice {
+        id: "2.2b-q8_0",
+        name: "SmolVLM2-2.2B",
+        quant: "Q8_0",
+        repo: "ggml-org/SmolVLM2-2.2B-Instruct-GGUF",
+        text: about("SmolVLM2-2.2B-Instruct-Q8_0.gguf", 1_820_000_000),
+        mmproj: KnownFile {
+            sha256: Some("ae07ea1facd07dd3230c4483b63e8cda96c6944ad2481f33d531f79e892dd024"),
+            ..exact("mmproj-SmolVLM2-2.2B-Instruct-Q8_0.gguf", 592_523_200)
+        },
+        image: SIGLIP_384,
+        est_ms_per_frame: 40_000,
+    },
+    ModelChoice {
+        id: "2.2b-f16",
+        name: "SmolVLM2-2.2B",
+        quant: "F16",
+        repo: "ggml-org/SmolVLM2-2.2B-Instruct-GGUF",
+        text: about("SmolVLM2-2.2B-Instruct-f16.gguf", 3_420_000_000),
+        mmproj: about("mmproj-SmolVLM2-2.2B-Instruct-f16.gguf", 870_000_000),
+        image: SIGLIP_384,
+        est_ms_per_frame: 50_000,
+    },
+];
+
+/// The default model (the first of the menu).
+pub fn default_choice() -> &'static ModelChoice {
+    &MODELS[0]
+}
+
+/// The menu entry with this id.
+pub fn choice(id: &str) -> Option<&'static ModelChoice> {
+    MODELS.iter().find(|m| m.id == id)
+}
+
+impl ModelChoice {
+    /// `SmolVLM2-256M · Q8_0`.
+    pub fn label(&self) -> String {
+        format!("{} · {}", self.name, self.quant)
+    }
+
+    /// Both files' bytes (exact or estimated).
+    pub fn files_bytes(&self) -> u64 {
+        self.text.bytes + self.mmproj.bytes
+    }
+
+    /// Whether both sizes are the published ones.
+    pub fn sizes_exact(&self) -> bool {
+        self.text.exact && self.mmproj.exact
+    }
+
+    /// The download URL of a file of this repository.
+    pub fn url(&self, file: &KnownFile) -> String {
+        format!("{HUB}{}/resolve/main/{}", self.repo, file.name)
+    }
+
+    fn model_file(&self, file: &KnownFile) -> ModelFile {
+        ModelFile {
+            url: self.url(file),
+            size: file.exact.then_some(file.bytes),
+            sha256: file.sha256.map(str::to_owned),
+        }
+    }
+
+    /// The source the worker downloads.
+    pub fn source(&self) -> ModelSource {
+        ModelSource::Gguf {
+            model: self.model_file(&self.text),
+            mmproj: self.model_file(&self.mmproj),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_is_ggml_orgs_256m_q8_0_pair() {
+        let m = default_choice();
+        let ModelSource::Gguf { model, mmproj } = m.source() else {
+            panic!("the default is a GGUF pair");
+        };
+        assert_eq!(
+            model.url,
+            "https://huggingface.co/ggml-org/SmolVLM2-256M-Video-Instruct-GGUF/resolve/main/SmolVLM2-256M-Video-Instruct-Q8_0.gguf"
+        );
+        assert_eq!(model.size, Some(175_056_352));
+        assert_eq!(
+            mmproj.url,
+            "https://huggingface.co/ggml-org/SmolVLM2-256M-Video-Instruct-GGUF/resolve/main/mmproj-SmolVLM2-256M-Video-Instruct-Q8_0.gguf"
+        );
+        assert_eq!(mmproj.size, Some(103_771_680));
+    }
+
+    #[test]
+    fn estimated_sizes_are_not_enforced() {
+        let m = choice("2.2b-f16").unwrap();
+        let ModelSource::Gguf { model, .. } = m.source() else {
+            panic!()
+        };
+        assert_eq!(model.size, None);
+        assert!(!m.sizes_exact());
+    }
+
+    #[test]
+    fn ids_are_unique() {
+        for (i, a) in MODELS.iter().enumerate() {
+            assert!(MODELS[i + 1..].iter().all(|b| b.id != a.id), "{}", a.id);
+        }
+    }
+
+    #[test]
+    fn file_name_drops_query_and_path() {
+        assert_eq!(file_name("https://x.org/a/b.gguf?download=1"), "b.gguf");
+        assert_eq!(file_name("/models/m/"), "");
+    }
+}

@@ -1,0 +1,733 @@
+//! The worker in the browser: the message loop, loads, runs, the benchmark.
+//!
+//! One request at a time of each kind: a new load cancels the one in progress, a run
+//! while another runs is refused (the page never sends one). Long work yields to the
+//! event loop between steps (between downloaded chunks, encoded frames and tokens) so a
+//! Stop or Cancel message is read at once; the one step that cannot yield is encoding a
+//! single frame, which is why the page terminates the worker when a Stop is not answered
+//! quickly.
+
+mod fetch;
+mod opfs;
+
+use std::alloc::{GlobalAlloc, Layout as AllocLayout, System};
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use js_sys::{Array, ArrayBuffer, Promise, Reflect, Uint8Array};
+use ocr_protocol::memory::{self, human_bytes};
+use ocr_protocol::models::file_name;
+use ocr_protocol::{
+    from_json, to_json, BackendChoice, BenchReport, BenchRequest, Event, Failure, FailureKind,
+    ModelFile, ModelInfo, ModelSource, Request, RunRequest, RunResult, Scope, StopKind, Timings,
+};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::{spawn_local, JsFuture};
+use web_sys::{AbortController, DedicatedWorkerGlobalScope, File, MessageChannel, MessageEvent};
+
+use crate::bundle::{self, Files, Layout, BESIDE, SAFETENSORS, SAFETENSORS_INDEX};
+use crate::engine::{self, Backend};
+use fetch::LoadCtx;
+use opfs::{js_error, Cache};
+
+/// The system allocator, remembering the size of an allocation that failed: running out
+/// of memory aborts (a trap) without a panic message, and the worker's loader script asks
+/// for this number to tell the page it was memory.
+struct Remembering;
+
+static FAILED_ALLOCATION: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Remembering {
+    unsafe fn alloc(&self, layout: AllocLayout) -> *mut u8 {
+        let p = unsafe { System.alloc(layout) };
+        if p.is_null() {
+            FAILED_ALLOCATION.store(layout.size(), Ordering::Relaxed);
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: AllocLayout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: AllocLayout) -> *mut u8 {
+        let p = unsafe { System.alloc_zeroed(layout) };
+        if p.is_null() {
+            FAILED_ALLOCATION.store(layout.size(), Ordering::Relaxed);
+        }
+        p
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: AllocLayout, new_size: usize) -> *mut u8 {
+        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        if p.is_null() {
+            FAILED_ALLOCATION.store(new_size, Ordering::Relaxed);
+        }
+        p
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Remembering = Remembering;
+
+/// The size of the last allocation that failed (0: none). Read by `ocr-worker-loader.js`
+/// after the module trapped.
+#[wasm_bindgen]
+pub fn last_failed_allocation() -> usize {
+    FAILED_ALLOCATION.load(Ordering::Relaxed)
+}
+
+#[derive(Default)]
+struct State {
+    backend: Option<Rc<Backend>>,
+    /// The load in progress: its number, its cancel flag, its fetch aborter.
+    load: Option<(u32, Rc<Cell<bool>>, AbortController)>,
+    /// The run in progress and its stop flag.
+    run: Option<(u32, Rc<Cell<bool>>)>,
+}
+
+thread_local! {
+    static STATE: RefCell<State> = RefCell::new(State::default());
+}
+
+pub(crate) fn scope() -> DedicatedWorkerGlobalScope {
+    js_sys::global().unchecked_into()
+}
+
+/// Milliseconds from the worker's clock.
+pub(crate) fn now() -> f64 {
+    scope().performance().map(|p| p.now()).unwrap_or(0.0)
+}
+
+/// Sends an event to the page.
+pub(crate) fn post(event: &Event) {
+    let obj = js_sys::Object::new();
+    let _ = Reflect::set(&obj, &"msg".into(), &to_json(event).into());
+    if let Err(e) = scope().post_message(&obj) {
+        web_sys::console::error_1(&e);
+    }
+}
+
+/// Lets the event loop run (messages from the page) and comes back at once: a message to
+/// ourselves through a MessageChannel, which unlike `setTimeout(0)` is never clamped.
+async fn yield_now() {
+    let p = Promise::new(&mut |resolve, _| match MessageChannel::new() {
+        Ok(ch) => {
+            ch.port1().set_onmessage(Some(&resolve));
+            let _ = ch.port2().post_message(&JsValue::NULL);
+        }
+        Err(_) => {
+            let _ = resolve.call0(&JsValue::NULL);
+        }
+    });
+    let _ = JsFuture::from(p).await;
+}
+
+#[wasm_bindgen(start)]
+pub fn start() {
+    std::panic::set_hook(Box::new(|info| {
+        let msg = info.to_string();
+        web_sys::console::error_1(&msg.clone().into());
+        post(&Event::Failed {
+            scope: Scope::Worker,
+            failure: Failure::new(
+                FailureKind::Crashed,
+                format!("The model worker crashed: {msg}"),
+            ),
+        });
+    }));
+    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(on_message);
+    scope().set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    on_message.forget();
+    post(&Event::Ready {
+        simd128: cfg!(target_feature = "simd128"),
+    });
+}
+
+fn on_message(ev: MessageEvent) {
+    let data = ev.data();
+    let Some(msg) = Reflect::get(&data, &"msg".into())
+        .ok()
+        .and_then(|m| m.as_string())
+    else {
+        return;
+    };
+    let request: Request = match from_json(&msg) {
+        Ok(r) => r,
+        Err(e) => {
+            post(&Event::Failed {
+                scope: Scope::Worker,
+                failure: Failure::new(FailureKind::Internal, e),
+            });
+            return;
+        }
+    };
+    let bytes = Reflect::get(&data, &"bytes".into())
+        .ok()
+        .and_then(|b| b.dyn_into::<ArrayBuffer>().ok())
+        .map(|b| Uint8Array::new(&b).to_vec());
+    let files: Vec<File> = Reflect::get(&data, &"files".into())
+        .ok()
+        .and_then(|f| f.dyn_into::<Array>().ok())
+        .map(|a| a.iter().filter_map(|f| f.dyn_into::<File>().ok()).collect())
+        .unwrap_or_default();
+    match request {
+        Request::Load {
+            load,
+            source,
+            backend,
+        } => {
+            cancel_load();
+            let cancel = Rc::new(Cell::new(false));
+            let Ok(abort) = AbortController::new() else {
+                return;
+            };
+            STATE.with(|s| s.borrow_mut().load = Some((load, cancel.clone(), abort.clone())));
+            spawn_local(async move {
+                let result = load_model(load, source, backend, files, cancel, abort).await;
+                STATE.with(|s| {
+                    let mut s = s.borrow_mut();
+                    if s.load.as_ref().is_some_and(|(id, _, _)| *id == load) {
+                        s.load = None;
+                    }
+                });
+                match result {
+                    Ok(info) => post(&Event::Loaded { load, info }),
+                    Err(failure) => post(&Event::Failed {
+                        scope: Scope::Load(load),
+                        failure,
+                    }),
+                }
+            });
+        }
+        Request::CancelLoad => cancel_load(),
+        Request::Inspect { image, settings } => {
+            let Some(bytes) = bytes else {
+                return;
+            };
+            let cfg = STATE
+                .with(|s| {
+                    s.borrow().backend.as_ref().and_then(|b| {
+                        b.loaded()
+                            .image_processor
+                            .as_ref()
+                            .map(|p| p.config.clone())
+                    })
+                })
+                .or_else(|| settings.as_ref().map(engine::config_of));
+            match engine::inspect(&bytes, cfg.as_ref()) {
+                Ok((width, height, plan)) => post(&Event::ImageInfo {
+                    image,
+                    width,
+                    height,
+                    plan,
+                }),
+                Err(failure) => post(&Event::Failed {
+                    scope: Scope::Image(image),
+                    failure,
+                }),
+            }
+        }
+        Request::Run(req) => {
+            let busy = STATE.with(|s| s.borrow().run.is_some());
+            if busy {
+                post(&Event::Failed {
+                    scope: Scope::Run(req.run),
+                    failure: Failure::new(FailureKind::BadRequest, "A run is already going on."),
+                });
+                return;
+            }
+            let stop = Rc::new(Cell::new(false));
+            STATE.with(|s| s.borrow_mut().run = Some((req.run, stop.clone())));
+            spawn_local(async move {
+                let id = req.run;
+                if let Err(failure) = run(req, bytes, stop).await {
+                    post(&Event::Failed {
+                        scope: Scope::Run(id),
+                        failure,
+                    });
+                }
+                STATE.with(|s| s.borrow_mut().run = None);
+            });
+        }
+        Request::Stop { run } => STATE.with(|s| {
+            if let Some((id, stop)) = &s.borrow().run {
+                if *id == run {
+                    stop.set(true);
+                }
+            }
+        }),
+        Request::Bench(req) => spawn_local(async move {
+            // Let the page hear that the worker took the request before it goes quiet.
+            yield_now().await;
+            match bench(&req) {
+                Ok(report) => post(&Event::BenchDone { report }),
+                Err(failure) => post(&Event::Failed {
+                    scope: Scope::Bench,
+                    failure,
+                }),
+            }
+        }),
+        Request::ClearCache => spawn_local(async {
+            match Cache::clear().await {
+                Ok(()) => post(&Event::CacheCleared),
+                Err(e) => post(&Event::Failed {
+                    scope: Scope::Worker,
+                    failure: Failure::new(
+                        FailureKind::Storage,
+                        format!("Could not delete the cached models: {e}"),
+                    ),
+                }),
+            }
+        }),
+    }
+}
+
+fn cancel_load() {
+    STATE.with(|s| {
+        if let Some((_, cancel, abort)) = s.borrow_mut().load.take() {
+            cancel.set(true);
+            abort.abort();
+        }
+    });
+}
+
+fn stage(load: u32, text: &str) {
+    post(&Event::Stage {
+        load,
+        text: text.to_string(),
+    });
+}
+
+/// The current size of the worker's WebAssembly memory.
+fn wasm_memory_bytes() -> u64 {
+    wasm_bindgen::memory()
+        .dyn_into::<js_sys::WebAssembly::Memory>()
+        .map(|m| m.buffer().unchecked_into::<ArrayBuffer>().byte_length() as u64)
+        .unwrap_or(0)
+}
+
+/// Says what the model needs, refuses what cannot fit, and asks the browser for the
+/// memory now, so a device that cannot give it is told before anything is downloaded.
+fn check_memory(load: u32, files_bytes: u64) -> Result<(), Failure> {
+    let need = memory::need_bytes(files_bytes);
+    post(&Event::Memory {
+        load,
+        files_bytes,
+        need_bytes: need,
+    });
+    if !memory::fits_wasm32(need) {
+        return Err(Failure::new(
+            FailureKind::OutOfMemory,
+            format!(
+                "This model needs about {} of memory, more than a browser gives a web page's WebAssembly ({}). Pick a smaller model or quantization.",
+                human_bytes(need),
+                human_bytes(memory::WASM32_MAX_BYTES)
+            ),
+        ));
+    }
+    let have = wasm_memory_bytes();
+    let mut extra = need.saturating_sub(have);
+    // One allocation may not exceed isize::MAX (2 GiB) on wasm32: ask in pieces.
+    let mut pieces: Vec<Vec<u8>> = Vec::new();
+    while extra > 0 {
+        let n = extra.min(1 << 30);
+        let mut v: Vec<u8> = Vec::new();
+        if v.try_reserve_exact(n as usize).is_err() {
+            return Err(Failure::new(
+                FailureKind::OutOfMemory,
+                format!(
+                    "This model needs about {} of memory and this browser tab could get only {}. Close other tabs, or pick a smaller model or quantization.",
+                    human_bytes(need),
+                    human_bytes(wasm_memory_bytes())
+                ),
+            ));
+        }
+        pieces.push(v);
+        extra -= n;
+    }
+    Ok(())
+}
+
+/// `https://x/a/b.gguf` → `https://x/a/`.
+fn folder_of(url: &str) -> String {
+    let path = url.split(['?', '#']).next().unwrap_or(url);
+    match path.rfind('/') {
+        Some(i) => path[..=i].to_string(),
+        None => String::new(),
+    }
+}
+
+async fn load_model(
+    load: u32,
+    source: ModelSource,
+    backend: BackendChoice,
+    picked: Vec<File>,
+    cancel: Rc<Cell<bool>>,
+    abort: AbortController,
+) -> Result<ModelInfo, Failure> {
+    if backend == BackendChoice::Webgpu {
+        return Err(Failure::new(
+            FailureKind::BackendUnavailable,
+            "WebGPU is not wired into this build yet: the model runs on the CPU (WebAssembly). Use backend=wasm or backend=auto.",
+        ));
+    }
+    // Free the model we have before loading another.
+    STATE.with(|s| s.borrow_mut().backend = None);
+    let t0 = now();
+    let label = source.label();
+    let is_picked = matches!(source, ModelSource::Picked { .. });
+    let cache = if is_picked {
+        None
+    } else {
+        match Cache::open().await {
+            Ok(c) => Some(c),
+            Err(e) => {
+                web_sys::console::warn_1(&format!("no model cache (OPFS): {e}").into());
+                None
+            }
+        }
+    };
+    let ctx = LoadCtx {
+        load,
+        cancel,
+        abort,
+        cache,
+        downloaded: Cell::new(false),
+    };
+    let mut urls: Vec<String> = Vec::new();
+    let (layout, files) = match &source {
+        ModelSource::Gguf { model, mmproj } => {
+            let sizes = (ctx.size_of(model).await, ctx.size_of(mmproj).await);
+            if let (Some(a), Some(b)) = sizes {
+                check_memory(load, a + b)?;
+            }
+            let mut files = Files::new();
+            let base = folder_of(&model.url);
+            for name in BESIDE {
+                let url = format!("{base}{name}");
+                if let Some(bytes) = ctx.get(&ModelFile::url(&url), true).await? {
+                    files.insert(*name, bytes);
+                    urls.push(url);
+                }
+            }
+            let text = file_name(&model.url).to_string();
+            let mut vision = file_name(&mmproj.url).to_string();
+            if vision == text {
+                vision = format!("mmproj-{vision}");
+            }
+            for (name, file) in [(&text, model), (&vision, mmproj)] {
+                let bytes = ctx.get(file, false).await?.unwrap_or_default();
+                files.insert(name.clone(), bytes);
+                urls.push(file.url.clone());
+            }
+            (
+                Layout::Gguf {
+                    text,
+                    mmproj: vision,
+                },
+                files,
+            )
+        }
+        ModelSource::HubFolder { url } => {
+            let base = if url.ends_with('/') {
+                url.clone()
+            } else {
+                format!("{url}/")
+            };
+            let at = |name: &str| ModelFile::url(format!("{base}{name}"));
+            let mut files = Files::new();
+            let config = ctx
+                .get(&at("config.json"), false)
+                .await?
+                .unwrap_or_default();
+            files.insert("config.json", config);
+            urls.push(at("config.json").url);
+            for name in BESIDE {
+                if let Some(bytes) = ctx.get(&at(name), true).await? {
+                    files.insert(*name, bytes);
+                    urls.push(at(name).url);
+                }
+            }
+            // The weights: one file, or the shards of an index. Sizes first.
+            let single = at(SAFETENSORS);
+            let shards: Vec<String> = match ctx.size_of(&single).await {
+                Some(_) => vec![SAFETENSORS.to_string()],
+                None => match ctx.get(&at(SAFETENSORS_INDEX), true).await? {
+                    Some(index) => {
+                        let names = bundle::shard_names(&index)
+                            .map_err(|e| Failure::new(FailureKind::ModelCorrupt, e.to_string()))?;
+                        files.insert(SAFETENSORS_INDEX, index);
+                        names
+                    }
+                    None => vec![SAFETENSORS.to_string()],
+                },
+            };
+            let mut total = Some(files.bytes());
+            for s in &shards {
+                total = match (total, ctx.size_of(&at(s)).await) {
+                    (Some(t), Some(n)) => Some(t + n),
+                    _ => None,
+                };
+            }
+            if let Some(t) = total {
+                check_memory(load, t)?;
+            }
+            for s in &shards {
+                let bytes = ctx.get(&at(s), false).await?.unwrap_or_default();
+                files.insert(s.clone(), bytes);
+                urls.push(at(s).url);
+            }
+            (Layout::HubFolder, files)
+        }
+        ModelSource::Picked { .. } => {
+            let total: f64 = picked.iter().map(|f| f.size()).sum();
+            check_memory(load, total as u64)?;
+            let mut files = Files::new();
+            for f in &picked {
+                let bytes = read_file(&ctx, f).await?;
+                files.insert(f.name(), bytes);
+            }
+            let layout = bundle::layout_of_picked(&files)
+                .map_err(|e| Failure::new(FailureKind::ModelCorrupt, e.to_string()))?;
+            (layout, files)
+        }
+    };
+    if ctx.cancel.get() {
+        return Err(Failure::new(FailureKind::Cancelled, "Loading cancelled."));
+    }
+    let files_bytes = files.bytes();
+    stage(load, "Reading the weights…");
+    yield_now().await;
+    let loaded = bundle::load(&layout, files, &engine::cpu()).map_err(|e| {
+        let (kind, what) = match &e {
+            bundle::LoadError::Missing(_) => (FailureKind::ModelCorrupt, "is incomplete"),
+            bundle::LoadError::Invalid(_) => (FailureKind::ModelCorrupt, "could not be read"),
+        };
+        Failure::new(
+            kind,
+            format!(
+                "The model {what}: {e}.{}",
+                if is_picked {
+                    ""
+                } else {
+                    " Its cached copy was deleted: loading again downloads it afresh."
+                }
+            ),
+        )
+    });
+    let loaded = match loaded {
+        Ok(l) => l,
+        Err(f) => {
+            ctx.evict(&urls).await;
+            return Err(f);
+        }
+    };
+    let config = loaded.model.config().clone();
+    let image = loaded
+        .image_processor
+        .as_ref()
+        .map(|p| engine::settings_of(&p.config));
+    let backend = Backend::Cpu(Box::new(loaded));
+    let info = ModelInfo {
+        label,
+        backend: backend.name().to_string(),
+        files_bytes,
+        from_cache: !ctx.downloaded.get() && !is_picked,
+        load_ms: now() - t0,
+        image,
+        max_context: config.max_context() as u32,
+        image_seq_len: config.image_seq_len() as u32,
+    };
+    STATE.with(|s| s.borrow_mut().backend = Some(Rc::new(backend)));
+    Ok(info)
+}
+
+/// A picked file's bytes, read in slices (the whole file never sits in JavaScript's
+/// memory beside WebAssembly's).
+async fn read_file(ctx: &LoadCtx, f: &File) -> Result<Vec<u8>, Failure> {
+    const SLICE: f64 = 16.0 * 1024.0 * 1024.0;
+    let size = f.size();
+    let name = f.name();
+    let mut out: Vec<u8> = Vec::new();
+    out.try_reserve_exact(size as usize).map_err(|_| {
+        Failure::new(
+            FailureKind::OutOfMemory,
+            format!("Not enough memory to read {name}."),
+        )
+    })?;
+    let mut at = 0.0;
+    while at < size {
+        if ctx.cancel.get() {
+            return Err(Failure::new(FailureKind::Cancelled, "Loading cancelled."));
+        }
+        let end = (at + SLICE).min(size);
+        let blob = f.slice_with_f64_and_f64(at, end).map_err(|e| {
+            Failure::new(
+                FailureKind::ModelCorrupt,
+                format!("{name}: {}", js_error(e)),
+            )
+        })?;
+        let buf = JsFuture::from(blob.array_buffer()).await.map_err(|e| {
+            Failure::new(
+                FailureKind::ModelCorrupt,
+                format!("{name} could not be read: {}", js_error(e)),
+            )
+        })?;
+        let chunk = Uint8Array::new(&buf);
+        let start = out.len();
+        out.resize(start + chunk.length() as usize, 0);
+        chunk.copy_to(&mut out[start..]);
+        at = end;
+        post(&Event::Progress {
+            load: ctx.load,
+            file: name.clone(),
+            loaded: at as u64,
+            total: Some(size as u64),
+            from_cache: true,
+        });
+    }
+    Ok(out)
+}
+
+async fn run(req: RunRequest, image: Option<Vec<u8>>, stop: Rc<Cell<bool>>) -> Result<(), Failure> {
+    let t0 = now();
+    let Some(backend) = STATE.with(|s| s.borrow().backend.clone()) else {
+        return Err(Failure::new(FailureKind::BadRequest, "Load a model first."));
+    };
+    let loaded = backend.loaded();
+    let mut prepared = engine::prepare(loaded, &req.prompt, image.as_deref(), req.tiles)?;
+    drop(image);
+    let preprocess_ms = now() - t0;
+    let frames = prepared.frames;
+    let done = |ids: Vec<u32>, text: String, stop: StopKind, timings: Timings, prompt: &[u32]| {
+        post(&Event::Done {
+            run: req.run,
+            result: RunResult {
+                prompt_ids: prompt.to_vec(),
+                generated_ids: ids,
+                text,
+                stop,
+                timings,
+            },
+        })
+    };
+    let mut timings = Timings {
+        preprocess_ms,
+        frames,
+        ..Default::default()
+    };
+    let tv = now();
+    while prepared.encoded() < frames {
+        post(&Event::Encoding {
+            run: req.run,
+            done: prepared.encoded(),
+            frames,
+        });
+        yield_now().await;
+        if stop.get() {
+            timings.vision_ms = now() - tv;
+            done(
+                Vec::new(),
+                String::new(),
+                StopKind::Stopped,
+                timings,
+                &prepared.prompt_ids,
+            );
+            return Ok(());
+        }
+        prepared.encode_next(loaded)?;
+    }
+    timings.vision_ms = now() - tv;
+    yield_now().await;
+    if stop.get() {
+        done(
+            Vec::new(),
+            String::new(),
+            StopKind::Stopped,
+            timings,
+            &prepared.prompt_ids,
+        );
+        return Ok(());
+    }
+    let tp = now();
+    let mut session = engine::start(loaded, &prepared, req.max_new_tokens, req.min_new_tokens)?;
+    timings.prefill_ms = now() - tp;
+    let mut decode_ms = 0.0;
+    let mut steps = 0u32;
+    loop {
+        let t = now();
+        let Some(id) = engine::next_token(&mut session)? else {
+            break;
+        };
+        // As the CLI counts: the first token comes from the prefill's logits; each later
+        // one costs a forward.
+        if steps == 0 {
+            timings.first_token_ms = now() - t0;
+        } else {
+            decode_ms += now() - t;
+        }
+        steps += 1;
+        let text = engine::text(loaded, session.generated())?;
+        post(&Event::Token {
+            run: req.run,
+            id,
+            text: text.trim_end_matches('\u{FFFD}').to_string(),
+        });
+        yield_now().await;
+        if stop.get() {
+            session.cancel();
+            break;
+        }
+    }
+    timings.decode_tokens_per_s =
+        (steps > 1 && decode_ms > 0.0).then(|| (steps - 1) as f64 / (decode_ms / 1000.0));
+    let ids = session.generated().to_vec();
+    let text = engine::text(loaded, &ids)?;
+    let kind = engine::stop_kind(session.stop_reason());
+    done(ids, text, kind, timings, &prepared.prompt_ids);
+    Ok(())
+}
+
+fn bench(req: &BenchRequest) -> Result<BenchReport, Failure> {
+    use smolvlm::bench::{BenchConfig, BenchDtype};
+    use smolvlm::ModelSize;
+    let bad = |m: String| Failure::new(FailureKind::BadRequest, m);
+    let size = match req.size.as_str() {
+        "256m" => ModelSize::Smolvlm2_256m,
+        "500m" => ModelSize::Smolvlm2_500m,
+        s => return Err(bad(format!("size {s:?}: use 256m or 500m"))),
+    };
+    let dtype = BenchDtype::parse(&req.dtype).ok_or_else(|| {
+        bad(format!(
+            "dtype {:?}: use f32, f16, q8_0, q4_0 or q4_k",
+            req.dtype
+        ))
+    })?;
+    let cfg = BenchConfig {
+        size,
+        dtype,
+        prompt_tokens: req.prompt_tokens as usize,
+        decode_tokens: req.decode_tokens as usize,
+        vision: req.vision,
+    };
+    let r = smolvlm::bench::run(&cfg, &now, &mut |line| {
+        post(&Event::BenchLog {
+            line: line.to_string(),
+        })
+    })
+    .map_err(|e| Failure::new(FailureKind::Internal, format!("The benchmark failed: {e}")))?;
+    Ok(BenchReport {
+        size: req.size.clone(),
+        dtype: dtype.name().to_string(),
+        load_ms: r.load_ms,
+        prefill_tokens_per_s: r.prefill_tokens_per_s,
+        decode_tokens_per_s: r.decode_tokens_per_s,
+        decode_empty_tokens_per_s: r.decode_empty_tokens_per_s,
+        vision_ms_per_tile: r.vision_ms_per_tile,
+        weight_bytes: r.weight_bytes as u64,
+        wasm_memory_bytes: wasm_memory_bytes(),
+    })
+}
