@@ -9,6 +9,7 @@
 //! Every link goes through [`Site::href`] so the site works under a sub-path.
 
 pub mod components;
+pub mod ocr;
 pub mod pages;
 pub mod routes;
 
@@ -57,6 +58,11 @@ pub fn App(site: Site) -> impl IntoView {
                 <Route path=path!("/compare/:pair") view=pages::Compare />
                 <Route path=path!("/tool/:slug") view=pages::ToolPage />
                 <Route path=path!("/reviewer/:persona") view=pages::Reviewer />
+                <Route path=path!("/ocr") view=pages::OcrPage />
+                <Route path=path!("/kiosk") view=pages::KioskPage />
+                <Route path=path!("/bench") view=pages::BenchPage />
+                // Before `/embed/:slug`: the first route that matches wins.
+                <Route path=path!("/embed/ocr") view=pages::EmbedOcr />
                 <Route path=path!("/embed/:slug") view=pages::Embed />
             </Routes>
         </Router>

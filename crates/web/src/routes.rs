@@ -43,6 +43,7 @@ pub fn og_tool(slug: &str) -> String {
 /// embeds). `404.html` is not among them: see [`not_found`].
 pub fn all_pages(c: &Catalog) -> Vec<PageMeta> {
     let mut pages = vec![home()];
+    pages.extend(OCR_PAGES.iter().filter_map(|p| ocr_page(p)));
     pages.extend(
         c.comparisons
             .iter()
@@ -113,6 +114,9 @@ pub fn page_for_path(c: &Catalog, path: &str) -> Option<PageMeta> {
     let trimmed = path.trim_end_matches('/');
     if trimmed.is_empty() {
         return Some(home());
+    }
+    if let Some(page) = ocr_page(trimmed) {
+        return Some(page);
     }
     let (section, slug) = trimmed.split_once('/')?;
     if slug.contains('/') {
@@ -190,4 +194,45 @@ pub fn page_for_path(c: &Catalog, path: &str) -> Option<PageMeta> {
         }
         _ => None,
     }
+}
+
+/// The private OCR demo's pages (paths without their trailing `/`).
+pub const OCR_PAGES: [&str; 4] = ["ocr", "embed/ocr", "kiosk", "bench"];
+
+/// `ocr/`, `embed/ocr/`, `kiosk/`, `bench/`: the in-browser SmolVLM2 pages.
+fn ocr_page(path: &str) -> Option<PageMeta> {
+    let (title, description, index) = match path {
+        "ocr" => (
+            format!("Private OCR: read the text in a picture, in your browser — {SITE_NAME}"),
+            "SmolVLM2 reads receipts, screenshots and photos of pages right in your browser: \
+             the picture never leaves your device.",
+            true,
+        ),
+        "embed/ocr" => (
+            format!("Private OCR widget — {SITE_NAME}"),
+            "SmolVLM2 in your browser: the picture never leaves your device.",
+            false,
+        ),
+        "kiosk" => (
+            format!("Private OCR kiosk — {SITE_NAME}"),
+            "Hold a page up to the camera: SmolVLM2 reads it on this computer.",
+            false,
+        ),
+        "bench" => (
+            format!("SmolVLM2 speed in your browser — {SITE_NAME}"),
+            "Tokens per second and milliseconds per image tile of SmolVLM2 running in this \
+             browser (WebAssembly SIMD128), measured with random weights at the real dimensions.",
+            true,
+        ),
+        _ => return None,
+    };
+    Some(PageMeta {
+        path: format!("{path}/"),
+        title,
+        description: description.into(),
+        og_image: None,
+        oembed: None,
+        kind: PageKind::App,
+        index,
+    })
 }

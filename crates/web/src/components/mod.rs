@@ -1,11 +1,15 @@
 //! Small pieces shared by the pages.
 
 mod copy;
+mod ocr;
 mod score;
 mod shell;
 mod tool_card;
+mod try_it;
 
 pub use copy::CopySnippet;
+pub use ocr::OcrApp;
 pub use score::{ScoreBar, VerdictPill};
 pub use shell::Shell;
 pub use tool_card::{Avatar, ToolCard};
+pub use try_it::{runs_here, TryIt};

@@ -21,6 +21,7 @@ pub fn Shell(children: Children) -> impl IntoView {
                         <li><a href=site.href("#comparisons")>"Comparisons"</a></li>
                         <li><a href=site.href("#tools")>"Tools"</a></li>
                         <li><a href=site.href("#reviewers")>"Reviewers"</a></li>
+                        <li><a href=site.href("ocr/")>"Private OCR"</a></li>
                     </ul>
                 </nav>
             </div>

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 
 use super::{param, NotFound};
 use crate::{
-    components::{ScoreBar, Shell, ToolCard, VerdictPill},
+    components::{runs_here, ScoreBar, Shell, ToolCard, TryIt, VerdictPill},
     use_site,
 };
 
@@ -30,6 +30,7 @@ pub fn Compare() -> impl IntoView {
 fn CompareView(page: ComparePage) -> impl IntoView {
     let site = use_site();
     let [a, b] = page.tools.clone();
+    let try_it = (runs_here(&a) || runs_here(&b)).then(|| view! { <TryIt /> });
     view! {
         <Shell>
             <nav class="crumbs" aria-label="Breadcrumb">
@@ -51,6 +52,7 @@ fn CompareView(page: ComparePage) -> impl IntoView {
             </div>
             <DecisionTable a=a.clone() b=b.clone() />
             <Scorecard rows=page.rows.clone() a=a b=b />
+            {try_it}
         </Shell>
     }
 }

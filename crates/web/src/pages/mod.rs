@@ -1,16 +1,20 @@
 //! One module per page (routes are in `lib.rs`).
 
+mod bench;
 mod compare;
 mod embed;
 mod home;
 mod not_found;
+mod ocr;
 mod reviewer;
 mod tool;
 
+pub use bench::BenchPage;
 pub use compare::Compare;
 pub use embed::Embed;
 pub use home::Home;
 pub use not_found::NotFound;
+pub use ocr::{EmbedOcr, KioskPage, OcrPage};
 pub use reviewer::Reviewer;
 pub use tool::ToolPage;
 

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 
 use super::{param, NotFound};
 use crate::{
-    components::{Avatar, CopySnippet, ScoreBar, Shell, VerdictPill},
+    components::{runs_here, Avatar, CopySnippet, ScoreBar, Shell, TryIt, VerdictPill},
     use_site,
 };
 
@@ -133,6 +133,7 @@ fn ToolView(tool: Tool) -> impl IntoView {
                     <ul class="links">{rounds}</ul>
                 })}
             </section>
+            {runs_here(&tool).then(|| view! { <TryIt /> })}
             <Embeds tool=tool.clone() />
             <section class="section" aria-labelledby="reviews-h">
                 <h2 id="reviews-h">"The reviews"</h2>

@@ -1,0 +1,465 @@
+//! The OCR demo's pieces: picture, question, model, run controls, answer, privacy note.
+//! Used by `/ocr`, `/embed/ocr` and `/kiosk/` (see `crate::ocr` for the state).
+//!
+//! `data-testid`s and `status[data-state]` follow DESIGN.md's OCR-page contract.
+
+use leptos::prelude::*;
+use ocr_protocol::memory::human_bytes;
+
+use crate::ocr::{
+    duration_text, expected_ms, menu, model_need_text, ms_text, progress_text, Mode, ModelPick,
+    Ocr, Phase, Task, TilesMode,
+};
+use crate::use_site;
+
+/// The whole demo.
+#[component]
+pub fn OcrApp(ocr: Ocr) -> impl IntoView {
+    let compact = ocr.mode == Mode::Embed;
+    view! {
+        <div class="ocr" class:ocr-compact=compact class:ocr-kiosk=move || ocr.kiosk.get()>
+            // into_any: each panel's view type is erased, or the whole demo's nested
+            // type overflows rustc's query depth when hydrating.
+            {view! { <Notices ocr /> }.into_any()}
+            <div class="ocr-grid">
+                {view! { <PicturePanel ocr /> }.into_any()}
+                {view! { <AskPanel ocr /> }.into_any()}
+            </div>
+            {view! { <AnswerPanel ocr /> }.into_any()}
+            {view! { <PrivacyNote ocr /> }.into_any()}
+        </div>
+    }
+}
+
+/// Problems with the link's parameters.
+#[component]
+fn Notices(ocr: Ocr) -> impl IntoView {
+    view! {
+        <ul class="ocr-notices" hidden=move || ocr.notices.with(Vec::is_empty)>
+            {move || ocr.notices.get().into_iter().map(|n| view! { <li>{n}</li> }).collect_view()}
+        </ul>
+    }
+}
+
+#[component]
+fn PicturePanel(ocr: Ocr) -> impl IntoView {
+    let site = use_site();
+    let dragging = RwSignal::new(false);
+    let video = NodeRef::<leptos::html::Video>::new();
+    let samples = [
+        ("samples/receipt.png", "receipt.png", "Receipt"),
+        ("samples/screenshot.png", "screenshot.png", "Screenshot"),
+    ]
+    .into_iter()
+    .map(|(path, name, label)| {
+        let href = site.href(path);
+        view! {
+            <button type="button" class="chip" on:click=move |_| ocr.sample(href.clone(), name)>
+                {label}
+            </button>
+        }
+    })
+    .collect_view();
+    let preview = move || {
+        ocr.picture.get().map(|p| {
+            let size = p.size.map(|(w, h)| format!("{w} × {h} px"));
+            let alt = format!("The picture you chose: {}", p.name);
+            view! {
+                <figure class="ocr-preview">
+                    <img src=p.preview alt=alt />
+                    <figcaption class="muted">
+                        {p.name} {size.map(|s| format!(" · {s}"))} {format!(" · {}", human_bytes(p.bytes as u64))}
+                    </figcaption>
+                </figure>
+            }
+        })
+    };
+    view! {
+        <section class="card ocr-panel" aria-labelledby="ocr-picture-h">
+            <h2 id="ocr-picture-h">"1. Picture"</h2>
+            <label
+                class="dropzone"
+                class:dragging=move || dragging.get()
+                on:dragover=move |ev| {
+                    ev.prevent_default();
+                    dragging.set(true);
+                }
+                on:dragleave=move |_| dragging.set(false)
+                on:drop=move |ev| {
+                    dragging.set(false);
+                    ocr.on_drop(ev);
+                }
+            >
+                <input
+                    type="file"
+                    class="visually-hidden"
+                    accept="image/png,image/jpeg,image/webp"
+                    data-testid="image-input"
+                    on:change=move |ev| ocr.on_picture_input(ev)
+                />
+                <span class="dropzone-main">"Choose a picture"</span>
+                <span class="muted">"or drop it here, or paste it (Ctrl+V). PNG, JPEG or WebP."</span>
+            </label>
+            <div class="ocr-row">
+                <button
+                    type="button"
+                    class="chip"
+                    hidden=move || ocr.camera.get()
+                    on:click=move |_| ocr.open_camera(video)
+                >
+                    "Use the camera"
+                </button>
+                <span class="muted">"Samples:"</span>
+                {samples}
+            </div>
+            <div class="ocr-camera-box" hidden=move || !ocr.camera.get()>
+                <video class="ocr-camera" node_ref=video autoplay=true playsinline=true muted=true></video>
+                <div class="ocr-row">
+                    <button type="button" class="button" on:click=move |_| ocr.capture(false)>
+                        "Take the picture"
+                    </button>
+                    <button type="button" class="chip" on:click=move |_| ocr.stop_camera()>
+                        "Close the camera"
+                    </button>
+                </div>
+            </div>
+            {preview}
+        </section>
+    }
+}
+
+#[component]
+fn AskPanel(ocr: Ocr) -> impl IntoView {
+    let tasks = Task::ALL
+        .into_iter()
+        .map(|t| {
+            view! {
+                <button
+                    type="button"
+                    class="chip"
+                    aria-pressed=move || if ocr.task.get() == t { "true" } else { "false" }
+                    on:click=move |_| ocr.task.set(t)
+                >
+                    {t.label()}
+                </button>
+            }
+        })
+        .collect_view();
+    let busy = move || ocr.phase.get().busy();
+    view! {
+        <section class="card ocr-panel" aria-labelledby="ocr-ask-h">
+            <h2 id="ocr-ask-h">"2. Ask"</h2>
+            <div class="ocr-tasks" role="group" aria-label="Task">{tasks}</div>
+            <label for="ocr-prompt" class="ocr-label">
+                {move || if ocr.task.get() == Task::Ask { "Your question" } else { "The prompt (edit it to ask something else)" }}
+            </label>
+            <textarea
+                id="ocr-prompt"
+                class="ocr-prompt"
+                data-testid="prompt"
+                rows="2"
+                placeholder="What would you like to know about the picture?"
+                prop:value=move || ocr.prompt()
+                on:input=move |ev| {
+                    ocr.question.set(event_target_value(&ev));
+                    ocr.task.set(Task::Ask);
+                }
+            ></textarea>
+            <TilesChoice ocr />
+            <ModelChoice ocr />
+            <div class="ocr-actions">
+                <button type="button" class="button ocr-run" data-testid="run" disabled=busy on:click=move |_| ocr.run()>
+                    "Run"
+                </button>
+                <button type="button" class="chip" data-testid="stop" disabled=move || !busy() on:click=move |_| ocr.stop()>
+                    "Stop"
+                </button>
+            </div>
+            <p class="ocr-status" role="status" data-testid="status" data-state=move || ocr.phase.get().as_str()>
+                {move || ocr.status.get()}
+            </p>
+            <LoadProgressView ocr />
+            <div class="ocr-error" role="alert" data-testid="error" hidden=move || ocr.error.with(Option::is_none)>
+                {move || ocr.error.get().map(|e| e.message)}
+            </div>
+        </section>
+    }
+}
+
+#[component]
+fn TilesChoice(ocr: Ocr) -> impl IntoView {
+    // "1 image, about 9 s" for a choice, once the picture's plan is known.
+    let detail = move |mode: TilesMode| {
+        let pick = ocr.model.get();
+        let plan = ocr.picture.get().and_then(|p| p.plan);
+        #[cfg(feature = "hydrate")]
+        let measured = crate::ocr::measured_ms_per_frame(&pick);
+        #[cfg(not(feature = "hydrate"))]
+        let measured = None;
+        let frames = match (mode, plan) {
+            (TilesMode::Fast, _) => Some(1),
+            (m, Some(plan)) => Some(m.frames(&plan)),
+            _ => None,
+        }?;
+        let grid = match (mode, plan) {
+            (TilesMode::Full, Some(p)) if p.rows > 0 => {
+                format!("{} × {} tiles + the whole: ", p.rows, p.cols)
+            }
+            _ => String::new(),
+        };
+        let images = if frames == 1 {
+            "1 image".to_string()
+        } else {
+            format!("{frames} images")
+        };
+        let time = expected_ms(&pick, measured, frames)
+            .map(|ms| format!(", {}", duration_text(ms)))
+            .unwrap_or_default();
+        Some(format!("{grid}{images}{time}"))
+    };
+    let custom = move || match ocr.tiles.get() {
+        TilesMode::Max(n) => Some(n),
+        _ => None,
+    };
+    view! {
+        <fieldset class="ocr-tiles">
+            <legend class="ocr-label">"Detail"</legend>
+            <label>
+                <input
+                    type="radio"
+                    name="ocr-tiles"
+                    prop:checked=move || ocr.tiles.get() == TilesMode::Fast
+                    on:change=move |_| ocr.tiles.set(TilesMode::Fast)
+                />
+                " Fast: the whole picture at once "
+                <span class="muted">{move || detail(TilesMode::Fast)}</span>
+            </label>
+            <label>
+                <input
+                    type="radio"
+                    name="ocr-tiles"
+                    prop:checked=move || ocr.tiles.get() == TilesMode::Full
+                    on:change=move |_| ocr.tiles.set(TilesMode::Full)
+                />
+                " Full detail: in tiles, for small print "
+                <span class="muted">{move || detail(TilesMode::Full)}</span>
+            </label>
+            {move || custom().map(|n| view! {
+                <label>
+                    <input type="radio" name="ocr-tiles" checked=true />
+                    {format!(" At most {n} tiles (from the link) ")}
+                    <span class="muted">{detail(TilesMode::Max(n))}</span>
+                </label>
+            })}
+        </fieldset>
+    }
+}
+
+#[component]
+fn ModelChoice(ocr: Ocr) -> impl IntoView {
+    let options = menu()
+        .map(|(id, label)| {
+            view! {
+                <option value=id selected=move || ocr.model.get() == ModelPick::Menu(id)>
+                    {label}
+                </option>
+            }
+        })
+        .collect_view();
+    let extra = move || match ocr.model.get() {
+        ModelPick::Menu(_) => None,
+        other => Some(view! { <option value="" selected=true>{other.label()}</option> }),
+    };
+    let loaded = move || {
+        ocr.loaded.get().map(|i| {
+            format!(
+                "Loaded: {} ({}){}",
+                i.label,
+                human_bytes(i.files_bytes),
+                if i.from_cache {
+                    ", from this browser’s storage"
+                } else {
+                    ""
+                }
+            )
+        })
+    };
+    let memory = move || {
+        ocr.memory.get().map(|(files, need)| {
+            format!(
+                "This model: {} of files, about {} of memory.",
+                human_bytes(files),
+                human_bytes(need)
+            )
+        })
+    };
+    view! {
+        <details class="ocr-model">
+            <summary>"Model: " {move || ocr.model.get().label()}</summary>
+            <label for="ocr-model-select" class="ocr-label">"SmolVLM2 size and quantization"</label>
+            <select id="ocr-model-select" on:change=move |ev| ocr.select_model(event_target_value(&ev))>
+                {options}
+                {extra}
+            </select>
+            <p class="muted">{move || model_need_text(&ocr.model.get())}</p>
+            <p class="muted">{memory}</p>
+            <p class="muted">{loaded}</p>
+            <label class="chip file-chip">
+                "Use model files from this device"
+                <input
+                    type="file"
+                    class="visually-hidden"
+                    multiple=true
+                    accept=".gguf,.json,.safetensors,.jinja"
+                    data-testid="model-files"
+                    on:change=move |ev| ocr.on_model_input(ev)
+                />
+            </label>
+            <button type="button" class="chip" on:click=move |_| ocr.clear_cache()>
+                "Delete downloaded models"
+            </button>
+        </details>
+    }
+}
+
+#[component]
+fn LoadProgressView(ocr: Ocr) -> impl IntoView {
+    let fraction = move || {
+        ocr.progress.get().and_then(|p| {
+            let total = p.total.filter(|t| *t > 0)?;
+            Some((p.loaded as f64 / total as f64).min(1.0))
+        })
+    };
+    view! {
+        <div class="ocr-progress" data-testid="progress" hidden=move || ocr.progress.with(Option::is_none)>
+            <progress max="1" value=move || fraction().map(|f| format!("{f:.4}"))></progress>
+            <p class="muted">
+                {move || ocr.progress.get().map(|p| progress_text(&p, ocr.memory.get().map(|m| m.0)))}
+            </p>
+            <button
+                type="button"
+                class="chip"
+                hidden=move || ocr.phase.get() != Phase::Loading
+                on:click=move |_| ocr.stop()
+            >
+                "Cancel download"
+            </button>
+        </div>
+    }
+}
+
+#[component]
+fn AnswerPanel(ocr: Ocr) -> impl IntoView {
+    let empty = move || ocr.output.with(String::is_empty);
+    let ids = move || {
+        ocr.ids
+            .with(|ids| ids.iter().map(u32::to_string).collect::<Vec<_>>().join(","))
+    };
+    let stat = |label: &'static str, value: Signal<String>| {
+        view! {
+            <div>
+                <dt>{label}</dt>
+                <dd>{value}</dd>
+            </div>
+        }
+    };
+    let s = ocr.stats;
+    let load = Signal::derive(move || {
+        s.with(|s| {
+            s.load_ms
+                .map(|ms| {
+                    format!(
+                        "{}{}",
+                        ms_text(ms),
+                        if s.from_cache { " (cached)" } else { "" }
+                    )
+                })
+                .unwrap_or_else(|| "—".into())
+        })
+    });
+    let vision = Signal::derive(move || {
+        s.with(|s| {
+            s.vision_ms
+                .map(|ms| {
+                    format!(
+                        "{} for {} image{}",
+                        ms_text(ms),
+                        s.frames,
+                        if s.frames == 1 { "" } else { "s" }
+                    )
+                })
+                .unwrap_or_else(|| "—".into())
+        })
+    });
+    let first = Signal::derive(move || {
+        s.with(|s| s.first_token_ms.map(ms_text).unwrap_or_else(|| "—".into()))
+    });
+    let speed = Signal::derive(move || {
+        s.with(|s| {
+            s.tokens_per_s
+                .map(|t| format!("{t:.1} tokens/s"))
+                .unwrap_or_else(|| "—".into())
+        })
+    });
+    view! {
+        <section class="card ocr-answer" aria-labelledby="ocr-answer-h">
+            <div class="ocr-answer-head">
+                <h2 id="ocr-answer-h">"3. Answer"</h2>
+                <div class="ocr-row">
+                    <span class="snippet-status" role="status">{move || ocr.copied.get()}</span>
+                    <button type="button" class="chip" disabled=empty on:click=move |_| ocr.copy()>"Copy"</button>
+                    <button type="button" class="chip" disabled=empty on:click=move |_| ocr.download(false)>".txt"</button>
+                    <button type="button" class="chip" disabled=empty on:click=move |_| ocr.download(true)>".md"</button>
+                </div>
+            </div>
+            <output
+                class="ocr-output"
+                data-testid="output"
+                data-token-ids=ids
+                aria-busy=move || if ocr.phase.get().busy() { "true" } else { "false" }
+            >
+                {move || ocr.output.get()}
+            </output>
+            <dl class="ocr-stats">
+                <div>
+                    <dt>"Backend"</dt>
+                    <dd data-testid="backend">{move || s.with(|s| s.backend.clone().unwrap_or_else(|| "—".into()))}</dd>
+                </div>
+                {stat("Model load", load)}
+                {stat("Picture", vision)}
+                {stat("First token", first)}
+                {stat("Speed", speed)}
+            </dl>
+        </section>
+    }
+}
+
+#[component]
+fn PrivacyNote(ocr: Ocr) -> impl IntoView {
+    let site = use_site();
+    if ocr.mode == Mode::Embed {
+        return view! {
+            <p class="ocr-privacy-line">
+                "Runs in your browser: the picture is never uploaded. "
+                <a href=format!("{}ocr/", site.url) target="_blank" rel="noopener">"Private OCR by Ship or Skip ↗"</a>
+            </p>
+        }
+        .into_any();
+    }
+    view! {
+        <section class="ocr-privacy" aria-labelledby="ocr-privacy-h">
+            <h2 id="ocr-privacy-h">"Your picture stays on this device"</h2>
+            <p>
+                "The picture is read by this page and handed to a worker thread in this same tab. "
+                "It is never uploaded: the only downloads are this site’s own files and the model’s files "
+                "(from the Hugging Face Hub, or from this site’s " <code>"/models/"</code> " folder), "
+                "and the model is then kept in your browser, so the next visit downloads nothing."
+            </p>
+            <p class="muted">
+                "SmolVLM2 runs through candle compiled to WebAssembly (SIMD128) on your processor. "
+                "On a CPU, full detail takes minutes; the fast choice reads the whole picture as one image."
+            </p>
+        </section>
+    }
+    .into_any()
+}

@@ -1,0 +1,482 @@
+//! The private OCR demo's state, shared by `/ocr`, `/embed/ocr` and `/kiosk/`: one
+//! [`Ocr`] holds the signals the components show; in the browser ([`browser`]) it talks
+//! to the inference Web Worker ([`client`]) with `ocr-protocol`'s messages.
+//!
+//! Everything here renders the same natively (pre-rendering) and in the browser: the
+//! query parameters and the worker only come in after hydration (an effect), so the
+//! pre-rendered page and the hydrated one start identical.
+
+#[cfg(feature = "hydrate")]
+mod browser;
+#[cfg(feature = "hydrate")]
+pub(crate) mod client;
+
+use leptos::prelude::*;
+use ocr_protocol::models::{self, MODELS};
+use ocr_protocol::params::DEFAULT_MAX_NEW_TOKENS;
+use ocr_protocol::{BackendChoice, Failure, FailureKind, ModelInfo, ModelSource, TilePlan, Tiles};
+
+/// Which page the demo is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `/ocr`: the full page.
+    Page,
+    /// `/embed/ocr`: compact, in an iframe on another site.
+    Embed,
+    /// `/kiosk/` (or `/ocr?kiosk=1`): full screen, large type, camera loop.
+    Kiosk,
+}
+
+/// `status[data-state]` (DESIGN.md's contract).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Idle,
+    Loading,
+    Encoding,
+    Generating,
+    Done,
+    Error,
+    Stopped,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Idle => "idle",
+            Self::Loading => "loading",
+            Self::Encoding => "encoding",
+            Self::Generating => "generating",
+            Self::Done => "done",
+            Self::Error => "error",
+            Self::Stopped => "stopped",
+        }
+    }
+
+    /// Whether the worker is busy for the visitor (Run disabled, Stop enabled).
+    pub fn busy(self) -> bool {
+        matches!(self, Self::Loading | Self::Encoding | Self::Generating)
+    }
+}
+
+/// The three tasks of the page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Task {
+    Extract,
+    Describe,
+    Ask,
+}
+
+impl Task {
+    pub const ALL: [Task; 3] = [Task::Extract, Task::Describe, Task::Ask];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Extract => "Extract text",
+            Self::Describe => "Describe",
+            Self::Ask => "Ask a question",
+        }
+    }
+
+    /// The prompt a task sends (Ask sends the visitor's question).
+    pub fn prompt(self) -> &'static str {
+        match self {
+            Self::Extract => "Extract all the text in this image.",
+            Self::Describe => "Describe this image.",
+            Self::Ask => "",
+        }
+    }
+}
+
+/// How much of the picture the vision encoder sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TilesMode {
+    /// The global image only: one encoder image (the CPU's fast choice, and the default).
+    Fast,
+    /// The checkpoint's full tiling.
+    Full,
+    /// At most N tiles (from `tiles=N` in the link).
+    Max(u32),
+}
+
+impl TilesMode {
+    pub fn tiles(self) -> Tiles {
+        match self {
+            Self::Fast => Tiles::Max(0),
+            Self::Full => Tiles::All,
+            Self::Max(n) => Tiles::Max(n),
+        }
+    }
+
+    pub fn from_tiles(t: Tiles) -> Self {
+        match t {
+            Tiles::All => Self::Full,
+            Tiles::Max(0) => Self::Fast,
+            Tiles::Max(n) => Self::Max(n),
+        }
+    }
+
+    /// Encoder images this choice gives a picture of this plan.
+    pub fn frames(self, plan: &TilePlan) -> u32 {
+        match self {
+            Self::Fast => 1,
+            Self::Full => plan.frames_full,
+            // Capped tiling never gives more than the full grid.
+            Self::Max(n) => (n + 1).min(plan.frames_full),
+        }
+    }
+}
+
+/// Which model a run uses.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ModelPick {
+    /// An entry of the menu, by id.
+    Menu(&'static str),
+    /// The model of the link's `model=` (and `mmproj=`).
+    Link(ModelSource),
+    /// Files picked from this device, by name.
+    Files(Vec<String>),
+}
+
+impl ModelPick {
+    pub fn label(&self) -> String {
+        match self {
+            Self::Menu(id) => models::choice(id).map_or_else(|| id.to_string(), |m| m.label()),
+            Self::Link(src) => src.label(),
+            Self::Files(names) => names.join(" + "),
+        }
+    }
+
+    /// The menu entry, for known sizes and estimates.
+    pub fn choice(&self) -> Option<&'static models::ModelChoice> {
+        match self {
+            Self::Menu(id) => models::choice(id),
+            _ => None,
+        }
+    }
+}
+
+/// The picture the visitor chose.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Picture {
+    pub name: String,
+    /// A `blob:` URL of the bytes, for the preview (local: nothing is fetched).
+    pub preview: String,
+    pub bytes: usize,
+    /// Known once the worker decoded it.
+    pub size: Option<(u32, u32)>,
+    pub plan: Option<TilePlan>,
+}
+
+/// The download/read progress of a load.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LoadProgress {
+    pub file: String,
+    pub loaded: u64,
+    pub total: Option<u64>,
+    pub from_cache: bool,
+    /// Bytes per second over the last seconds (downloads only).
+    pub rate: Option<f64>,
+    /// What the load does when not moving bytes ("Reading the weights…").
+    pub stage: Option<String>,
+}
+
+/// What the stats panel shows.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Stats {
+    pub backend: Option<String>,
+    pub load_ms: Option<f64>,
+    pub from_cache: bool,
+    pub vision_ms: Option<f64>,
+    pub frames: u32,
+    pub first_token_ms: Option<f64>,
+    pub tokens_per_s: Option<f64>,
+    pub tokens: usize,
+}
+
+/// Everything the OCR components show, as signals; `Copy`, passed to each component.
+#[derive(Clone, Copy)]
+pub struct Ocr {
+    pub mode: Mode,
+    pub phase: RwSignal<Phase>,
+    /// The status line.
+    pub status: RwSignal<String>,
+    pub error: RwSignal<Option<Failure>>,
+    pub progress: RwSignal<Option<LoadProgress>>,
+    /// Files bytes and peak memory of the load going on (from the worker).
+    pub memory: RwSignal<Option<(u64, u64)>>,
+    pub output: RwSignal<String>,
+    pub ids: RwSignal<Vec<u32>>,
+    pub stats: RwSignal<Stats>,
+    pub picture: RwSignal<Option<Picture>>,
+    pub task: RwSignal<Task>,
+    pub question: RwSignal<String>,
+    pub tiles: RwSignal<TilesMode>,
+    pub model: RwSignal<ModelPick>,
+    pub loaded: RwSignal<Option<ModelInfo>>,
+    pub backend: RwSignal<BackendChoice>,
+    pub max_new_tokens: RwSignal<u32>,
+    pub min_new_tokens: RwSignal<u32>,
+    /// Problems with the link's parameters, shown above the form.
+    pub notices: RwSignal<Vec<String>>,
+    pub camera: RwSignal<bool>,
+    /// Full screen, large type, camera loop (`/kiosk/`, or `kiosk=1` in the link).
+    pub kiosk: RwSignal<bool>,
+    /// Kiosk: read the camera again and again.
+    pub looping: RwSignal<bool>,
+    /// "Copied" after the copy button.
+    pub copied: RwSignal<&'static str>,
+    #[cfg(feature = "hydrate")]
+    inner: StoredValue<browser::Inner, LocalStorage>,
+}
+
+impl Ocr {
+    pub fn new(mode: Mode) -> Self {
+        let ocr = Self {
+            mode,
+            phase: RwSignal::new(Phase::Idle),
+            status: RwSignal::new(String::from("Choose a picture to start.")),
+            error: RwSignal::new(None),
+            progress: RwSignal::new(None),
+            memory: RwSignal::new(None),
+            output: RwSignal::new(String::new()),
+            ids: RwSignal::new(Vec::new()),
+            stats: RwSignal::new(Stats::default()),
+            picture: RwSignal::new(None),
+            task: RwSignal::new(Task::Extract),
+            question: RwSignal::new(String::new()),
+            tiles: RwSignal::new(TilesMode::Fast),
+            model: RwSignal::new(ModelPick::Menu(models::default_choice().id)),
+            loaded: RwSignal::new(None),
+            backend: RwSignal::new(BackendChoice::Auto),
+            max_new_tokens: RwSignal::new(DEFAULT_MAX_NEW_TOKENS),
+            min_new_tokens: RwSignal::new(0),
+            notices: RwSignal::new(Vec::new()),
+            camera: RwSignal::new(false),
+            kiosk: RwSignal::new(mode == Mode::Kiosk),
+            looping: RwSignal::new(false),
+            copied: RwSignal::new(""),
+            #[cfg(feature = "hydrate")]
+            inner: StoredValue::new_local(browser::Inner::default()),
+        };
+        #[cfg(feature = "hydrate")]
+        ocr.start();
+        ocr
+    }
+
+    /// The prompt a run sends.
+    pub fn prompt(&self) -> String {
+        match self.task.get() {
+            Task::Ask => self.question.get().trim().to_string(),
+            t => t.prompt().to_string(),
+        }
+    }
+
+    /// Shows a failure (the page's `error` element and state).
+    pub fn fail(&self, failure: Failure) {
+        self.status.set(status_of_failure(&failure).to_string());
+        self.error.set(Some(failure));
+        self.phase.set(Phase::Error);
+    }
+
+    /// A problem of the visitor's input that needs no worker (no picture, empty question).
+    pub fn refuse(&self, message: &str) {
+        self.fail(Failure::new(FailureKind::BadRequest, message));
+    }
+}
+
+/// The status line for a failure.
+pub fn status_of_failure(f: &Failure) -> &'static str {
+    match f.kind {
+        FailureKind::ImageUnsupported | FailureKind::ImageCorrupt | FailureKind::ImageTooLarge => {
+            "This picture cannot be used."
+        }
+        FailureKind::Cancelled => "Download cancelled.",
+        FailureKind::DownloadInterrupted => "The download was interrupted.",
+        FailureKind::OutOfMemory => "Not enough memory for this model.",
+        FailureKind::Crashed => "The model stopped unexpectedly.",
+        FailureKind::BadRequest => "Something is missing.",
+        _ => "The model could not be used.",
+    }
+}
+
+/// `about 9 s`, `about 2 min`.
+pub fn duration_text(ms: f64) -> String {
+    let s = ms / 1000.0;
+    if s < 1.5 {
+        "about 1 s".into()
+    } else if s < 90.0 {
+        format!("about {:.0} s", s)
+    } else {
+        format!("about {:.0} min", s / 60.0)
+    }
+}
+
+/// `120 ms`, `3.4 s`.
+pub fn ms_text(ms: f64) -> String {
+    if ms < 1000.0 {
+        format!("{ms:.0} ms")
+    } else {
+        format!("{:.1} s", ms / 1000.0)
+    }
+}
+
+/// The line under the progress bar.
+pub fn progress_text(p: &LoadProgress, files_total: Option<u64>) -> String {
+    use ocr_protocol::memory::human_bytes;
+    if let Some(stage) = &p.stage {
+        return stage.clone();
+    }
+    let verb = if p.from_cache {
+        "Reading from this browser’s storage"
+    } else {
+        "Downloading"
+    };
+    let mut s = format!("{verb} {}: {}", p.file, human_bytes(p.loaded));
+    if let Some(total) = p.total.filter(|&t| t > 0) {
+        s.push_str(&format!(
+            " of {} ({:.0}%)",
+            human_bytes(total),
+            p.loaded as f64 * 100.0 / total as f64
+        ));
+        if let Some(rate) = p.rate.filter(|r| *r > 0.0) {
+            let left = total.saturating_sub(p.loaded) as f64 / rate;
+            s.push_str(&format!(
+                " · {}/s · {} left",
+                human_bytes(rate as u64),
+                duration_text(left * 1000.0)
+            ));
+        }
+    }
+    if let Some(all) = files_total {
+        s.push_str(&format!(" · model {} in all", human_bytes(all)));
+    }
+    s
+}
+
+/// The download and memory the chosen model needs, said before Run.
+pub fn model_need_text(pick: &ModelPick) -> Option<String> {
+    use ocr_protocol::memory::{fits_wasm32, human_bytes, need_bytes, WASM32_MAX_BYTES};
+    let m = pick.choice()?;
+    let files = m.files_bytes();
+    let need = need_bytes(files);
+    let about = if m.sizes_exact() { "" } else { "about " };
+    let mut s = format!(
+        "Downloads {about}{} once (then kept in this browser) and needs about {} of memory.",
+        human_bytes(files),
+        human_bytes(need)
+    );
+    if !fits_wasm32(need) {
+        s.push_str(&format!(
+            " That is more than a browser gives a web page ({}): this choice cannot run here.",
+            human_bytes(WASM32_MAX_BYTES)
+        ));
+    }
+    Some(s)
+}
+
+/// The menu's entries as (id, label).
+pub fn menu() -> impl Iterator<Item = (&'static str, String)> {
+    MODELS.iter().map(|m| (m.id, m.label()))
+}
+
+/// Expected encode time of `frames` for the picked model (the menu's estimate; the page
+/// replaces it with what this device measured once a picture has run).
+pub fn expected_ms(
+    pick: &ModelPick,
+    measured_ms_per_frame: Option<f64>,
+    frames: u32,
+) -> Option<f64> {
+    let per = measured_ms_per_frame.or_else(|| pick.choice().map(|m| m.est_ms_per_frame as f64))?;
+    Some(per * frames as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn states_are_the_contracts_words() {
+        let all = [
+            Phase::Idle,
+            Phase::Loading,
+            Phase::Encoding,
+            Phase::Generating,
+            Phase::Done,
+            Phase::Error,
+            Phase::Stopped,
+        ];
+        let words: Vec<_> = all.iter().map(|p| p.as_str()).collect();
+        assert_eq!(
+            words,
+            [
+                "idle",
+                "loading",
+                "encoding",
+                "generating",
+                "done",
+                "error",
+                "stopped"
+            ]
+        );
+    }
+
+    #[test]
+    fn progress_says_bytes_percent_rate_and_time_left() {
+        let p = LoadProgress {
+            file: "m.gguf".into(),
+            loaded: 50_000_000,
+            total: Some(200_000_000),
+            rate: Some(10_000_000.0),
+            ..Default::default()
+        };
+        assert_eq!(
+            progress_text(&p, None),
+            "Downloading m.gguf: 50 MB of 200 MB (25%) · 10 MB/s · about 15 s left"
+        );
+    }
+
+    #[test]
+    fn the_default_models_need_is_said_exactly() {
+        let s = model_need_text(&ModelPick::Menu("256m-q8_0")).unwrap();
+        assert!(s.starts_with("Downloads 279 MB once"), "{s}");
+        let s = model_need_text(&ModelPick::Menu("2.2b-f16")).unwrap();
+        assert!(s.contains("cannot run here"), "{s}");
+    }
+
+    #[test]
+    fn tiles_choices_map_to_the_contracts_values() {
+        assert_eq!(TilesMode::Fast.tiles(), Tiles::Max(0));
+        assert_eq!(TilesMode::Full.tiles(), Tiles::All);
+        assert_eq!(TilesMode::from_tiles(Tiles::Max(3)), TilesMode::Max(3));
+        let plan = TilePlan {
+            rows: 3,
+            cols: 4,
+            frames_full: 13,
+        };
+        assert_eq!(TilesMode::Fast.frames(&plan), 1);
+        assert_eq!(TilesMode::Full.frames(&plan), 13);
+        assert_eq!(TilesMode::Max(30).frames(&plan), 13);
+    }
+}
+
+#[cfg(feature = "hydrate")]
+pub use browser::measured_ms_per_frame;
+
+/// Pre-rendering: the same methods, doing nothing (no browser, no worker).
+#[cfg(not(feature = "hydrate"))]
+impl Ocr {
+    pub fn run(&self) {}
+    pub fn stop(&self) {}
+    pub fn sample(&self, _path: String, _name: &'static str) {}
+    pub fn clear_cache(&self) {}
+    pub fn copy(&self) {}
+    pub fn download(&self, _markdown: bool) {}
+    pub fn capture(&self, _then_run: bool) {}
+    pub fn stop_camera(&self) {}
+    pub fn select_model(&self, _id: String) {}
+    pub fn on_picture_input(&self, _ev: leptos::ev::Event) {}
+    pub fn on_drop(&self, _ev: leptos::ev::DragEvent) {}
+    pub fn on_model_input(&self, _ev: leptos::ev::Event) {}
+    pub fn open_camera(&self, _video: NodeRef<leptos::html::Video>) {}
+    pub fn start_kiosk(&self) {}
+}
