@@ -56,6 +56,7 @@ pub fn build(root: &Path, site: &SiteUrl) -> Result<()> {
     run(cargo().args(["fetch", "--quiet"]).current_dir(root))?;
     timed("trunk build (wasm app)", || {
         run(Command::new("trunk")
+            .env("PATH", path_with_wasm_opt(root)?)
             .args(["build", "--release", "--offline", "--dist"])
             .arg(&dist)
             .args(["--public-url", &site.path])
@@ -77,6 +78,17 @@ pub fn build(root: &Path, site: &SiteUrl) -> Result<()> {
             .args(["--site-url", &site.url]))
     })?;
     Ok(())
+}
+
+/// PATH with npm's wasm-opt first (see `tools::WASM_OPT_DIR`), for Trunk.
+pub fn path_with_wasm_opt(root: &Path) -> Result<std::ffi::OsString> {
+    let bin = root
+        .join(crate::tools::WASM_OPT_DIR)
+        .join("node_modules/.bin");
+    let rest = std::env::var_os("PATH").unwrap_or_default();
+    Ok(std::env::join_paths(
+        std::iter::once(bin).chain(std::env::split_paths(&rest)),
+    )?)
 }
 
 fn copy_dir(from: &Path, to: &Path) -> Result<()> {

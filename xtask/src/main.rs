@@ -4,11 +4,14 @@
 //! - `dist`: build the static site into `dist/`.
 //! - `test`: every test (native unit tests, browser tests), each step timed.
 //! - `install`: only install the tools; `doctor`: say what is installed and what is not.
+//! - `fetch-models`, `bench`, `samples`: the OCR page's model files, its speed, its
+//!   sample pictures (see `ocr.rs`).
 //!
 //! Everything CI builds is built once, in the release profile: the `xtask` alias itself runs
 //! `--release` (see `.cargo/config.toml`) so xtask's dependencies are not compiled twice.
 
 mod dist;
+mod ocr;
 mod serve;
 mod test;
 mod tools;
@@ -28,7 +31,7 @@ pub const DEFAULT_SITE_URL: &str = "http://localhost:8080/";
 #[derive(Parser)]
 #[command(
     name = "cargo xtask",
-    about = "Chores of this repository: serve, dist, test, install, doctor"
+    about = "Chores of this repository: serve, dist, test, install, doctor, fetch-models, bench, samples"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -50,7 +53,35 @@ enum Cmd {
         /// Serve what is already in dist/ without building.
         #[arg(long)]
         no_build: bool,
+        /// A folder of model files to serve at /models/ (under the site's path), for the
+        /// OCR page offline: `?model=/models/x.gguf&mmproj=/models/mmproj-x.gguf`
+        /// (see `cargo xtask fetch-models`).
+        #[arg(long, value_name = "DIR")]
+        models: Option<PathBuf>,
     },
+    /// Download the OCR page's default model files (SmolVLM2-256M Q8_0, the GGUF pair
+    /// ggml-org publishes) into a folder for `serve --models`, resuming partial files.
+    FetchModels {
+        /// Where to put them.
+        #[arg(long, default_value = "models")]
+        dir: PathBuf,
+    },
+    /// The /bench page in headless Chromium beside native `smolvlm bench`: tokens/s, ms
+    /// per tile and the wasm/native ratio.
+    Bench {
+        /// 256m or 500m.
+        #[arg(long, default_value = "256m")]
+        size: String,
+        /// q8_0, q4_0, q4_k, f16 or f32.
+        #[arg(long, default_value = "q8_0")]
+        dtype: String,
+        /// Use the dist/ already built.
+        #[arg(long)]
+        no_build: bool,
+    },
+    /// Render the OCR page's sample pictures (public/samples/) from their HTML sources in
+    /// tests/samples/ with headless Chromium.
+    Samples,
     /// Build the static site into `dist/`.
     Dist {
         /// Public URL the site will live at (absolute links, sitemap, canonical, og:image).
@@ -81,6 +112,7 @@ fn main() -> Result<()> {
             port,
             site_url,
             no_build,
+            models,
         } => {
             let site_url = site_url.unwrap_or_else(|| format!("http://localhost:{port}/"));
             let site = dist::SiteUrl::parse(&site_url)?;
@@ -88,8 +120,16 @@ fn main() -> Result<()> {
                 tools::install(tools::Need::Build)?;
                 timed("dist", || dist::build(&root, &site))?;
             }
-            serve::serve_forever(&root.join("dist"), &site, port)
+            let extra = ocr::models_mount(&site, models.as_deref())?;
+            serve::serve_forever(&root.join("dist"), &site, port, &extra)
         }
+        Cmd::FetchModels { dir } => ocr::fetch_models(&dir),
+        Cmd::Bench {
+            size,
+            dtype,
+            no_build,
+        } => ocr::bench(&root, &size, &dtype, no_build),
+        Cmd::Samples => ocr::samples(&root),
         Cmd::Dist { site_url } => {
             let site = dist::SiteUrl::parse(&site_url)?;
             tools::install(tools::Need::Build)?;

@@ -21,10 +21,19 @@ use tower_http::{
 
 use crate::dist::SiteUrl;
 
-/// Folders served beside the site, at their own path (e.g. `/models/` later).
+/// Folders served beside the site, at their own path (`/models/`: model files for the OCR
+/// page, with Range support so interrupted downloads resume).
 #[derive(Clone, Debug, Default)]
 pub struct Extra {
     pub mounts: Vec<(String, PathBuf)>,
+}
+
+impl Extra {
+    /// One folder at `at` (an absolute path such as `/models/`).
+    pub fn mount(mut self, at: impl Into<String>, dir: impl Into<PathBuf>) -> Self {
+        self.mounts.push((at.into(), dir.into()));
+        self
+    }
 }
 
 pub fn router(dist: &Path, base: &str, extra: &Extra) -> Router {
@@ -50,8 +59,8 @@ pub fn router(dist: &Path, base: &str, extra: &Extra) -> Router {
 }
 
 /// Serves until Ctrl-C.
-pub fn serve_forever(dist: &Path, site: &SiteUrl, port: u16) -> Result<()> {
-    let app = router(dist, &site.path, &Extra::default());
+pub fn serve_forever(dist: &Path, site: &SiteUrl, port: u16, extra: &Extra) -> Result<()> {
+    let app = router(dist, &site.path, extra);
     tokio::runtime::Runtime::new()?.block_on(async move {
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let listener = tokio::net::TcpListener::bind(addr)
@@ -62,6 +71,12 @@ pub fn serve_forever(dist: &Path, site: &SiteUrl, port: u16) -> Result<()> {
             dist.display(),
             site.path
         );
+        for (at, dir) in &extra.mounts {
+            eprintln!(
+                "xtask: serving {} at http://localhost:{port}{at}",
+                dir.display()
+            );
+        }
         axum::serve(listener, app)
             .with_graceful_shutdown(async {
                 _ = tokio::signal::ctrl_c().await;
@@ -73,8 +88,8 @@ pub fn serve_forever(dist: &Path, site: &SiteUrl, port: u16) -> Result<()> {
 
 /// Serves on a free port from a background thread, for the browser tests; returns its address.
 /// The server lives as long as the process.
-pub fn spawn(dist: &Path, base: &str) -> Result<SocketAddr> {
-    let app = router(dist, base, &Extra::default());
+pub fn spawn(dist: &Path, base: &str, extra: &Extra) -> Result<SocketAddr> {
+    let app = router(dist, base, extra);
     let rt = tokio::runtime::Runtime::new()?;
     let listener = rt.block_on(tokio::net::TcpListener::bind(SocketAddr::from((
         [127, 0, 0, 1],

@@ -35,6 +35,20 @@ pub const STEPS: &[Step] = &[
         run: |_| run(cargo().args(["test", "--release", "--workspace", "--exclude", "web-app"])),
     },
     Step {
+        name: "wasm32 model tests",
+        // The model crate's fixture checks compiled to wasm32 (SIMD128, as the browser runs
+        // them), in Node through wasm-bindgen-test-runner.
+        run: |_| {
+            run(cargo()
+                .args(["test", "--release", "--target", "wasm32-unknown-unknown"])
+                .args(["-p", "smolvlm", "--test", "wasm_model"])
+                .env(
+                    "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER",
+                    "wasm-bindgen-test-runner",
+                ))
+        },
+    },
+    Step {
         name: "browser tests",
         run: browser_tests,
     },
@@ -84,18 +98,23 @@ pub fn main(root: &Path, only: Option<&str>, list: bool) -> Result<()> {
     run_steps(&Ctx { root }, only)
 }
 
-/// Playwright (tests/) against `dist/` served on a free localhost port.
+/// Playwright (tests/) against `dist/` served on a free localhost port, with the fixture
+/// models at `/models/` and the CLI's answers for the OCR tests to compare with.
 fn browser_tests(cx: &Ctx) -> Result<()> {
     let dist = cx.root.join("dist");
     if !dist.join("404.html").exists() {
         bail!("dist/ is not built: run `cargo xtask dist` (or the whole `cargo xtask test`)");
     }
-    let addr = serve::spawn(&dist, "/")?;
+    let cases = crate::timed("ocr: smolvlm generate for the browser to match", || {
+        crate::ocr::reference_cases(cx.root)
+    })?;
+    let addr = serve::spawn(&dist, "/", &crate::ocr::test_mounts(cx.root)?)?;
     let tests = cx.root.join("tests");
     run(Command::new(tests.join("node_modules/.bin/playwright"))
         .args(["test"])
         .current_dir(&tests)
         .env("SITE_ORIGIN", format!("http://127.0.0.1:{}", addr.port()))
         .env("CHROMIUM", tools::CHROMIUM)
+        .env("OCR_CASES", cases)
         .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1"))
 }

@@ -16,14 +16,13 @@ pub const TRUNK_VERSION: &str = "0.21.14";
 /// Where the browser tests find Chromium (Debian's package).
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 pub const WASM_TARGET: &str = "wasm32-unknown-unknown";
+/// binaryen's wasm-opt from npm (tools/wasm-opt), first on Trunk's PATH. Debian 12's
+/// binaryen 108 corrupts the externref table wasm-bindgen makes (the app fails to start);
+/// npm's build is JS/wasm run by Node, so nothing prebuilt for this machine is fetched.
+pub const WASM_OPT_DIR: &str = "tools/wasm-opt";
 
 /// Debian packages: (package, a file it installs that tells it is there, why).
 const APT_PACKAGES: &[(&str, &str, &str)] = &[
-    (
-        "binaryen",
-        "/usr/bin/wasm-opt",
-        "wasm-opt, run by Trunk on the release wasm",
-    ),
     (
         "chromium",
         CHROMIUM,
@@ -33,6 +32,11 @@ const APT_PACKAGES: &[(&str, &str, &str)] = &[
         "fonts-dejavu-core",
         "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
         "a font for Chromium's pages and screenshots",
+    ),
+    (
+        "python3-venv",
+        "/usr/share/doc/python3-venv",
+        "a Python venv with llama.cpp's gguf package, for the GGUF file checks",
     ),
     (
         "mesa-vulkan-drivers",
@@ -56,7 +60,7 @@ pub fn install(need: Need) -> Result<()> {
     let apt_wanted: Vec<_> = APT_PACKAGES
         .iter()
         .filter(|(pkg, _, _)| match need {
-            Need::Build => *pkg == "binaryen",
+            Need::Build => false,
             Need::Test => *pkg != "mesa-vulkan-drivers",
             Need::Everything => true,
         })
@@ -100,15 +104,15 @@ pub fn install(need: Need) -> Result<()> {
         run(cargo().args(["install", "--force", &format!("wasm-bindgen-cli@{wbg}")]))?;
     }
 
+    npm_ci(Path::new(WASM_OPT_DIR))?;
     if need >= Need::Test {
-        npm_ci()?;
+        npm_ci(Path::new("tests"))?;
     }
     Ok(())
 }
 
-/// `npm ci` in `tests/` unless `node_modules` is already as the lockfile says.
-fn npm_ci() -> Result<()> {
-    let dir = Path::new("tests");
+/// `npm ci` in `dir` unless its `node_modules` is already as the lockfile says.
+fn npm_ci(dir: &Path) -> Result<()> {
     let lock = dir.join("package-lock.json");
     let installed = dir.join("node_modules/.package-lock.json");
     let fresh = match (modified(&lock), modified(&installed)) {
@@ -163,6 +167,12 @@ pub fn doctor() -> Result<()> {
     for (pkg, file, why) in APT_PACKAGES {
         line(Path::new(file).exists(), pkg, format!("{why} ({file})"));
     }
+    let wasm_opt = Path::new(WASM_OPT_DIR).join("node_modules/.bin/wasm-opt");
+    line(
+        wasm_opt.exists(),
+        "wasm-opt (npm binaryen)",
+        format!("{} (npm ci)", wasm_opt.display()),
+    );
     let npm = Path::new("tests/node_modules/.package-lock.json").exists();
     line(npm, "npm packages", "tests/node_modules (npm ci)".into());
     if missing > 0 {

@@ -1,0 +1,183 @@
+// The private OCR page in the browser, with the tiny fixture models served same-origin at
+// /models/ (xtask's test mounts). `cargo xtask test` runs `smolvlm generate --json` on the
+// same model, picture and prompt first and passes its answers in OCR_CASES: the browser
+// runs the same model code compiled to wasm32, so ids and text must be equal.
+import { readFileSync } from 'node:fs';
+import { expect, test, type BrowserContext, type Page, type Request } from '@playwright/test';
+import { collectErrors, waitForApp } from './site';
+
+interface Case {
+  name: string;
+  query: string;
+  prompt: string;
+  image: string;
+  cli: { prompt_ids: number[]; generated_ids: number[]; text: string };
+}
+
+const casesFile = process.env.OCR_CASES;
+if (!casesFile) {
+  throw new Error('OCR_CASES is not set: run the browser tests with `cargo xtask test`');
+}
+const cases: Case[] = JSON.parse(readFileSync(casesFile, 'utf8'));
+
+// Loading and running a model on a busy 2-core machine: generous waits, never sleeps.
+const RUN_TIMEOUT = 120_000;
+test.describe.configure({ timeout: 240_000 });
+
+/** Every request of the context (page and its worker), from now on. */
+function recordRequests(context: BrowserContext): Request[] {
+  const requests: Request[] = [];
+  context.on('request', (r) => requests.push(r));
+  return requests;
+}
+
+async function openOcr(page: Page, query: string): Promise<void> {
+  await page.goto(`/ocr/?${query}`);
+  await waitForApp(page);
+}
+
+async function runOn(page: Page, image: string): Promise<void> {
+  await page.getByTestId('image-input').setInputFiles(image);
+  await page.getByTestId('run').click();
+  await expect(page.getByTestId('status')).toHaveAttribute('data-state', 'done', {
+    timeout: RUN_TIMEOUT,
+  });
+}
+
+function tokenIds(attr: string | null): number[] {
+  return attr ? attr.split(',').map(Number) : [];
+}
+
+/** Whether any byte run of `needle` (a slice of the picture) occurs in `body`. */
+function carries(body: Buffer | null, picture: Buffer): boolean {
+  if (!body || body.length === 0) return false;
+  const probe = picture.subarray(Math.floor(picture.length / 2), Math.floor(picture.length / 2) + 64);
+  return body.includes(probe) || body.includes(Buffer.from(picture.toString('base64').slice(100, 164)));
+}
+
+for (const c of cases) {
+  test(`${c.name}: the browser gives the CLI's tokens and text, caches the model, and keeps the picture`, async ({
+    page,
+    context,
+    baseURL,
+  }) => {
+    const errors = collectErrors(page);
+    const requests = recordRequests(context);
+    const query = `${c.query}&prompt=${encodeURIComponent(c.prompt)}`;
+    await openOcr(page, query);
+    await expect(page.getByTestId('prompt')).toHaveValue(c.prompt);
+    await runOn(page, c.image);
+
+    const output = page.getByTestId('output');
+    expect(tokenIds(await output.getAttribute('data-token-ids'))).toEqual(c.cli.generated_ids);
+    await expect(output).toHaveText(c.cli.text);
+    await expect(page.getByTestId('backend')).toHaveText('wasm');
+    await expect(page.getByTestId('error')).toBeHidden();
+
+    // Privacy: only this origin's app files and model files were fetched, no request
+    // carried a body, and none carries the picture's bytes.
+    const picture = readFileSync(c.image);
+    const origin = new URL(baseURL!).origin;
+    const isModel = (r: Request) => new URL(r.url()).pathname.startsWith('/models/');
+    expect(requests.some(isModel)).toBe(true);
+    for (const r of requests) {
+      const url = new URL(r.url());
+      if (url.protocol === 'blob:' || url.protocol === 'data:') continue;
+      expect(url.origin, r.url()).toBe(origin);
+      // GET, or HEAD (the worker asks a model file's size before a ranged download).
+      expect(['GET', 'HEAD'], r.url()).toContain(r.method());
+      expect(r.postDataBuffer(), r.url()).toBeNull();
+      expect(carries(Buffer.from(r.url()), picture), r.url()).toBe(false);
+      const appFile = /\.(html|js|wasm|css|svg|png|json|xml|txt)$|\/$/.test(url.pathname);
+      expect(appFile || url.pathname.startsWith('/models/'), r.url()).toBe(true);
+    }
+
+    // A second visit loads the model from this browser's storage: no model request.
+    const before = requests.length;
+    await openOcr(page, query);
+    await runOn(page, c.image);
+    expect(tokenIds(await output.getAttribute('data-token-ids'))).toEqual(c.cli.generated_ids);
+    const again = requests.slice(before).filter(isModel).map((r) => r.url());
+    expect(again).toEqual([]);
+    expect(errors).toEqual([]);
+  });
+}
+
+test('Stop ends the generation at once, and the page runs again afterwards', async ({ page }) => {
+  const c = cases.find((x) => x.name === 'hub-folder-fast') ?? cases[0];
+  // As many tokens as the tiny model's context (1024) allows, none of them allowed to stop.
+  const n = 1024 - c.cli.prompt_ids.length - 1;
+  const query = c.query
+    .replace(/max_new_tokens=\d+/, `max_new_tokens=${n}`)
+    .replace(/min_new_tokens=\d+/, `min_new_tokens=${n}`);
+  await openOcr(page, `${query}&prompt=${encodeURIComponent(c.prompt)}`);
+  await page.getByTestId('image-input').setInputFiles(c.image);
+  // The tiny model makes hundreds of tokens a second: a click from the test would come
+  // too late, so the page clicks Stop itself as soon as the first tokens are shown.
+  await page.evaluate(() => {
+    const output = document.querySelector('[data-testid="output"]')!;
+    const observer = new MutationObserver(() => {
+      if ((output.getAttribute('data-token-ids') ?? '').split(',').length >= 3) {
+        observer.disconnect();
+        (document.querySelector('[data-testid="stop"]') as HTMLButtonElement).click();
+      }
+    });
+    observer.observe(output, { attributes: true, attributeFilter: ['data-token-ids'] });
+  });
+  await page.getByTestId('run').click();
+  const status = page.getByTestId('status');
+  await expect(status).toHaveAttribute('data-state', 'stopped', { timeout: RUN_TIMEOUT });
+  const output = page.getByTestId('output');
+  // Nothing more arrives after the stop.
+  const stoppedAt = tokenIds(await output.getAttribute('data-token-ids')).length;
+  expect(stoppedAt).toBeLessThan(n);
+  await expect(page.getByTestId('run')).toBeEnabled();
+  await page.waitForTimeout(500);
+  expect(tokenIds(await output.getAttribute('data-token-ids')).length).toBe(stoppedAt);
+  // And it runs again, to the end.
+  await page.getByTestId('run').click();
+  await expect(status).toHaveAttribute('data-state', 'done', { timeout: RUN_TIMEOUT });
+  expect(tokenIds(await output.getAttribute('data-token-ids')).length).toBe(n);
+});
+
+test('a file that is not a picture shows a clear error, and a picture after it runs', async ({ page }) => {
+  const c = cases[0];
+  await openOcr(page, `${c.query}&prompt=${encodeURIComponent(c.prompt)}`);
+  await page.getByTestId('image-input').setInputFiles({
+    name: 'holiday.png',
+    mimeType: 'image/png',
+    buffer: Buffer.from('this is not a PNG at all, just some text'),
+  });
+  const error = page.getByTestId('error');
+  await expect(error).toBeVisible({ timeout: RUN_TIMEOUT });
+  await expect(error).toContainText(/picture|image/i);
+  await expect(page.getByTestId('status')).toHaveAttribute('data-state', 'error');
+  await runOn(page, c.image);
+  await expect(error).toBeHidden();
+  expect(tokenIds(await page.getByTestId('output').getAttribute('data-token-ids'))).toEqual(
+    c.cli.generated_ids,
+  );
+});
+
+test('a truncated model file shows a clear error instead of crashing', async ({ page }) => {
+  const c = cases.find((x) => x.query.includes('.gguf')) ?? cases[0];
+  const query = c.query.replace(/\/models\/gguf\//g, '/models/broken/');
+  await openOcr(page, `${query}&prompt=${encodeURIComponent(c.prompt)}`);
+  await page.getByTestId('image-input').setInputFiles(c.image);
+  await page.getByTestId('run').click();
+  await expect(page.getByTestId('status')).toHaveAttribute('data-state', 'error', {
+    timeout: RUN_TIMEOUT,
+  });
+  await expect(page.getByTestId('error')).toContainText(/model|gguf|file/i);
+});
+
+test('an unreachable model URL says so', async ({ page }) => {
+  const c = cases[0];
+  await openOcr(page, `model=/models/nowhere/&prompt=${encodeURIComponent(c.prompt)}&backend=wasm`);
+  await page.getByTestId('image-input').setInputFiles(c.image);
+  await page.getByTestId('run').click();
+  await expect(page.getByTestId('status')).toHaveAttribute('data-state', 'error', {
+    timeout: RUN_TIMEOUT,
+  });
+  await expect(page.getByTestId('error')).toContainText(/404|not found|could not/i);
+});

@@ -1,0 +1,322 @@
+//! The OCR page's chores: model files served at `/models/` (`serve --models`), fetching the
+//! default model files (`fetch-models`), the browser benchmark beside the native one
+//! (`bench`), the sample pictures (`samples`), and what the OCR browser tests need
+//! (the fixture models served same-origin, the CLI's answers to compare with).
+
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+use anyhow::{bail, Context, Result};
+use serde_json::{json, Value};
+
+use crate::{cargo, dist, run, serve, show, timed, tools};
+
+/// The default model of the OCR page (ocr-protocol's menu, first entry): ggml-org's
+/// SmolVLM2-256M GGUF pair, with its published sizes (DESIGN.md).
+const DEFAULT_FILES: [(&str, u64); 2] = [
+    ("SmolVLM2-256M-Video-Instruct-Q8_0.gguf", 175_056_352),
+    ("mmproj-SmolVLM2-256M-Video-Instruct-Q8_0.gguf", 103_771_680),
+];
+const DEFAULT_REPO: &str =
+    "https://huggingface.co/ggml-org/SmolVLM2-256M-Video-Instruct-GGUF/resolve/main/";
+
+/// `serve --models DIR`: DIR at `<site path>models/`.
+pub fn models_mount(site: &dist::SiteUrl, dir: Option<&Path>) -> Result<serve::Extra> {
+    let Some(dir) = dir else {
+        return Ok(serve::Extra::default());
+    };
+    if !dir.is_dir() {
+        bail!(
+            "--models {}: no such folder (`cargo xtask fetch-models --dir {}` fills one)",
+            dir.display(),
+            dir.display()
+        );
+    }
+    let at = format!("{}models", site.path);
+    if DEFAULT_FILES
+        .iter()
+        .all(|(name, _)| dir.join(name).is_file())
+    {
+        eprintln!(
+            "xtask: the OCR page with these files: {}ocr/?model={at}/{}&mmproj={at}/{} (kiosk: {}kiosk/?model=…)",
+            site.url, DEFAULT_FILES[0].0, DEFAULT_FILES[1].0, site.url
+        );
+    }
+    let dir = dir
+        .canonicalize()
+        .with_context(|| format!("--models {}", dir.display()))?;
+    Ok(serve::Extra::default().mount(at, dir))
+}
+
+/// `fetch-models`: the default pair into `dir` with curl (resuming a partial file), each
+/// checked against its published size.
+pub fn fetch_models(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    for (name, size) in DEFAULT_FILES {
+        let path = dir.join(name);
+        let have = path.metadata().map(|m| m.len()).unwrap_or(0);
+        if have == size {
+            eprintln!("xtask: {} is already complete", path.display());
+            continue;
+        }
+        if have > size {
+            std::fs::remove_file(&path)?;
+        }
+        timed(&format!("download {name}"), || {
+            run(Command::new("curl")
+                .args(["--fail", "--location", "--continue-at", "-", "--output"])
+                .arg(&path)
+                .arg(format!("{DEFAULT_REPO}{name}")))
+        })
+        .context("downloading needs the network and curl (apt-get install curl)")?;
+        let got = path.metadata()?.len();
+        if got != size {
+            bail!(
+                "{}: {got} bytes, the published file has {size}: run again to resume, or delete it",
+                path.display()
+            );
+        }
+    }
+    eprintln!(
+        "xtask: done. Serve them with `cargo xtask serve --models {}`",
+        dir.display()
+    );
+    Ok(())
+}
+
+/// What the browser tests' model requests are served from (`/models/...`): the fixture
+/// checkpoints, their GGUF pair, and a damaged copy of the pair (for the error test).
+pub fn test_mounts(root: &Path) -> Result<serve::Extra> {
+    let fixtures = root.join("crates/smolvlm/tests/fixtures");
+    let broken = root.join("target/ocr-e2e/broken");
+    std::fs::create_dir_all(&broken)?;
+    let text = std::fs::read(fixtures.join("gguf/tiny-split-Q8_0.gguf"))
+        .context("reading the fixture GGUF")?;
+    // The first half of the text model: a truncated download that got cached.
+    std::fs::write(broken.join("tiny-split-Q8_0.gguf"), &text[..text.len() / 2])?;
+    std::fs::copy(
+        fixtures.join("gguf/mmproj-tiny-split-Q8_0.gguf"),
+        broken.join("mmproj-tiny-split-Q8_0.gguf"),
+    )?;
+    Ok(serve::Extra::default()
+        .mount("/models/tiny-split", fixtures.join("tiny-split"))
+        .mount("/models/gguf", fixtures.join("gguf"))
+        .mount("/models/broken", broken))
+}
+
+/// One run the browser must reproduce: the page's link, the picture, and what
+/// `smolvlm generate --json` answered for the same model, picture and prompt.
+struct Case {
+    name: &'static str,
+    /// `--model` and `--mmproj` (relative to the fixtures), and the same files' URLs.
+    model: &'static str,
+    mmproj: Option<&'static str>,
+    image: &'static str,
+    prompt: &'static str,
+    tiles: &'static str,
+    tokens: u32,
+}
+
+const CASES: &[Case] = &[
+    Case {
+        name: "gguf-q8_0-tiles",
+        model: "gguf/tiny-split-Q8_0.gguf",
+        mmproj: Some("gguf/mmproj-tiny-split-Q8_0.gguf"),
+        image: "images/rgb_37x53.png",
+        prompt: "What is written here?",
+        tiles: "all",
+        tokens: 12,
+    },
+    Case {
+        name: "hub-folder-fast",
+        model: "tiny-split",
+        mmproj: None,
+        image: "images/big_300x170.png",
+        prompt: "Extract all the text in this image.",
+        tiles: "0",
+        tokens: 10,
+    },
+];
+
+/// Runs the CLI for every case and writes what the browser tests compare with
+/// (`target/ocr-e2e/cases.json`); returns its path.
+pub fn reference_cases(root: &Path) -> Result<PathBuf> {
+    let fixtures = root.join("crates/smolvlm/tests/fixtures");
+    let mut out = Vec::new();
+    for c in CASES {
+        let mut cmd = cargo();
+        cmd.args([
+            "run",
+            "--release",
+            "--quiet",
+            "--bin",
+            "smolvlm",
+            "--",
+            "generate",
+        ])
+        .arg("--model")
+        .arg(fixtures.join(c.model));
+        if let Some(m) = c.mmproj {
+            cmd.arg("--mmproj").arg(fixtures.join(m));
+        }
+        cmd.arg("--image")
+            .arg(fixtures.join(c.image))
+            .args(["--prompt", c.prompt, "--tiles", c.tiles])
+            .args(["--max-new-tokens", &c.tokens.to_string()])
+            .args(["--min-new-tokens", &c.tokens.to_string()])
+            .arg("--json")
+            .current_dir(root);
+        eprintln!("xtask: $ {}", show(&cmd));
+        let output = cmd
+            .output()
+            .with_context(|| format!("running {}", show(&cmd)))?;
+        if !output.status.success() {
+            bail!(
+                "`{}` failed: {}",
+                show(&cmd),
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let last = stdout.lines().last().unwrap_or_default();
+        let reference: Value = serde_json::from_str(last)
+            .with_context(|| format!("the last line of `{}` is not JSON: {last}", show(&cmd)))?;
+        let model_query = match c.mmproj {
+            Some(m) => format!("model=/models/{}&mmproj=/models/{m}", c.model),
+            None => format!("model=/models/{}/", c.model),
+        };
+        out.push(json!({
+            "name": c.name,
+            "query": format!(
+                "{model_query}&tiles={}&max_new_tokens={}&min_new_tokens={}&backend=wasm",
+                c.tiles, c.tokens, c.tokens
+            ),
+            "prompt": c.prompt,
+            "image": fixtures.join(c.image),
+            "cli": {
+                "prompt_ids": reference["prompt_ids"],
+                "generated_ids": reference["generated_ids"],
+                "text": reference["text"],
+            },
+        }));
+    }
+    let dir = root.join("target/ocr-e2e");
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join("cases.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&out)?)?;
+    Ok(path)
+}
+
+/// `bench`: native `smolvlm bench` (one thread), then `/bench` in headless Chromium, and
+/// both side by side.
+pub fn bench(root: &Path, size: &str, dtype: &str, no_build: bool) -> Result<()> {
+    if !no_build {
+        tools::install(tools::Need::Test)?;
+        timed("dist", || {
+            dist::build(root, &dist::SiteUrl::parse(crate::DEFAULT_SITE_URL)?)
+        })?;
+    }
+    let native = timed("native smolvlm bench (1 thread)", || {
+        let mut cmd = cargo();
+        cmd.args([
+            "run",
+            "--release",
+            "--quiet",
+            "--bin",
+            "smolvlm",
+            "--",
+            "bench",
+        ])
+        .args(["--size", size, "--dtype", dtype, "--threads", "1", "--json"])
+        .current_dir(root);
+        eprintln!("xtask: $ {}", show(&cmd));
+        let out = cmd.output()?;
+        if !out.status.success() {
+            bail!("{}", String::from_utf8_lossy(&out.stderr));
+        }
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        Ok(serde_json::from_str::<Value>(
+            stdout.lines().last().unwrap_or_default(),
+        )?)
+    })?;
+    let dist = root.join("dist");
+    let addr = serve::spawn(&dist, "/", &serve::Extra::default())?;
+    let out_file = root.join("target/ocr-e2e/bench.json");
+    std::fs::create_dir_all(out_file.parent().unwrap_or(root))?;
+    let _ = std::fs::remove_file(&out_file);
+    let tests = root.join("tests");
+    timed("/bench in headless Chromium", || {
+        run(Command::new(tests.join("node_modules/.bin/playwright"))
+            .args(["test", "e2e/bench.spec.ts"])
+            .current_dir(&tests)
+            .env("SITE_ORIGIN", format!("http://127.0.0.1:{}", addr.port()))
+            .env("CHROMIUM", tools::CHROMIUM)
+            .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+            .env("BENCH_OUT", &out_file)
+            .env("BENCH_QUERY", format!("size={size}&dtype={dtype}")))
+    })?;
+    let browser: Value = serde_json::from_slice(
+        &std::fs::read(&out_file).with_context(|| format!("reading {}", out_file.display()))?,
+    )?;
+    let row = |label: &str, key: &str, unit: &str, higher_is_better: bool| {
+        let n = native[key].as_f64();
+        let b = browser[key].as_f64();
+        let ratio = match (n, b) {
+            (Some(n), Some(b)) if n > 0.0 && b > 0.0 => {
+                let r = if higher_is_better { b / n } else { n / b };
+                format!("{:.0}%", r * 100.0)
+            }
+            _ => "—".into(),
+        };
+        let f = |v: Option<f64>| v.map_or("—".into(), |v| format!("{v:.1} {unit}"));
+        println!("{label:<34} {:>16} {:>16} {ratio:>8}", f(n), f(b));
+    };
+    println!(
+        "\nSmolVLM2-{size} {dtype}, random weights, one thread: native vs wasm32 in headless Chromium"
+    );
+    println!(
+        "{:<34} {:>16} {:>16} {:>8}",
+        "", "native", "browser", "wasm/native"
+    );
+    row(
+        "decode at 512.. (tokens/s)",
+        "decode_tokens_per_s",
+        "tok/s",
+        true,
+    );
+    row(
+        "decode from empty (tokens/s)",
+        "decode_empty_tokens_per_s",
+        "tok/s",
+        true,
+    );
+    row(
+        "prefill 512 (tokens/s)",
+        "prefill_tokens_per_s",
+        "tok/s",
+        true,
+    );
+    row(
+        "vision, one 512x512 tile",
+        "vision_ms_per_tile",
+        "ms",
+        false,
+    );
+    println!(
+        "(wasm/native: the browser's speed as a share of native; for the tile, native time / browser time)"
+    );
+    Ok(())
+}
+
+/// `samples`: public/samples/*.png from tests/samples/*.html, screenshot by Chromium.
+pub fn samples(root: &Path) -> Result<()> {
+    tools::install(tools::Need::Test)?;
+    let tests = root.join("tests");
+    run(Command::new("node")
+        .arg("samples/render.mjs")
+        .current_dir(&tests)
+        .env("CHROMIUM", tools::CHROMIUM)
+        .env("OUT_DIR", root.join("public/samples")))
+}
