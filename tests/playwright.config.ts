@@ -25,6 +25,10 @@ export default defineConfig({
         '--disable-component-update',
         '--disable-sync',
         '--no-first-run',
+        // A fake camera (a test pattern) that needs no permission prompt: the OCR page's
+        // camera capture runs in the tests.
+        '--use-fake-device-for-media-stream',
+        '--use-fake-ui-for-media-stream',
       ],
     },
   },

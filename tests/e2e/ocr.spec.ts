@@ -3,6 +3,8 @@
 // same model, picture and prompt first and passes its answers in OCR_CASES: the browser
 // runs the same model code compiled to wasm32, so ids and text must be equal.
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { AddressInfo } from 'node:net';
 import { expect, test, type BrowserContext, type Page, type Request } from '@playwright/test';
 import { collectErrors, waitForApp } from './site';
 
@@ -180,4 +182,116 @@ test('an unreachable model URL says so', async ({ page }) => {
     timeout: RUN_TIMEOUT,
   });
   await expect(page.getByTestId('error')).toContainText(/404|not found|could not/i);
+});
+
+/** CRC-32 of PNG chunks (Node 20's zlib has none). */
+function crc32(bytes: Buffer): number {
+  let c = ~0;
+  for (const b of bytes) {
+    c ^= b;
+    for (let k = 0; k < 8; k++) c = (c >>> 1) ^ (0xedb88320 & -(c & 1));
+  }
+  return ~c >>> 0;
+}
+
+test('a picture announcing too many pixels is refused, naming the limit', async ({ page }) => {
+  const c = cases[0];
+  await openOcr(page, `${c.query}&prompt=${encodeURIComponent(c.prompt)}`);
+  // A PNG signature and a 20000 x 20000 header, no pixels: refused before any decoding.
+  const ihdr = Buffer.concat([Buffer.from('IHDR'), Buffer.alloc(13)]);
+  ihdr.writeUInt32BE(20_000, 4);
+  ihdr.writeUInt32BE(20_000, 8);
+  ihdr.set([8, 2, 0, 0, 0], 12);
+  const len = Buffer.alloc(4);
+  len.writeUInt32BE(13);
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(crc32(ihdr));
+  const png = Buffer.concat([Buffer.from('89504e470d0a1a0a', 'hex'), len, ihdr, crc]);
+  await page.getByTestId('image-input').setInputFiles({ name: 'huge.png', mimeType: 'image/png', buffer: png });
+  const error = page.getByTestId('error');
+  await expect(error).toBeVisible({ timeout: RUN_TIMEOUT });
+  await expect(error).toContainText(/too (large|big)|pixels/i);
+  await expect(error).toContainText(/50[ ,.]?000[ ,.]?000|50 million/);
+});
+
+test('a model too large for the browser is refused before anything is downloaded', async ({ page, context }) => {
+  const requests = recordRequests(context);
+  const c = cases[0];
+  // xtask serves two sparse files of 3 GB each at /models/huge/: only their sizes are read.
+  await openOcr(
+    page,
+    `model=/models/huge/huge.gguf&mmproj=/models/huge/mmproj-huge.gguf&backend=wasm&prompt=${encodeURIComponent(c.prompt)}`,
+  );
+  await page.getByTestId('image-input').setInputFiles(c.image);
+  await page.getByTestId('run').click();
+  await expect(page.getByTestId('status')).toHaveAttribute('data-state', 'error', {
+    timeout: RUN_TIMEOUT,
+  });
+  await expect(page.getByTestId('error')).toContainText(/memory/i);
+  const gets = requests.filter((r) => new URL(r.url()).pathname.startsWith('/models/huge/') && r.method() === 'GET');
+  expect(gets.map((r) => r.url())).toEqual([]);
+});
+
+test('the widget runs inside an iframe on another site and reports its height', async ({ page, baseURL }) => {
+  const c = cases[0];
+  const src = `${baseURL}/embed/ocr/?${c.query}&prompt=${encodeURIComponent(c.prompt)}`;
+  // A page of another origin (a second port) that pastes the widget, as a blog would.
+  const host = createServer((_req, res) => {
+    res.setHeader('content-type', 'text/html; charset=utf-8');
+    res.end(`<!DOCTYPE html><html><body>
+<script>window.heights = []; addEventListener('message', (e) => { if (e.data && e.data.type === 'embed-height') heights.push({ origin: e.origin, height: e.data.height }); });</script>
+<iframe id="ocr" src="${src}" width="480" height="600" style="border:0"></iframe></body></html>`);
+  });
+  await new Promise<void>((resolve) => host.listen(0, '127.0.0.1', resolve));
+  try {
+    await page.goto(`http://127.0.0.1:${(host.address() as AddressInfo).port}/`);
+    const frame = page.frameLocator('#ocr');
+    await expect(frame.locator('html')).toHaveAttribute('data-hydrated', 'true', { timeout: 15_000 });
+    await expect.poll(() => page.evaluate(() => (window as any).heights.length)).toBeGreaterThan(0);
+    const first = await page.evaluate(() => (window as any).heights[0]);
+    expect(first.origin).toBe(new URL(baseURL!).origin);
+    expect(first.height).toBeGreaterThan(100);
+    await frame.getByTestId('image-input').setInputFiles(c.image);
+    await frame.getByTestId('run').click();
+    await expect(frame.getByTestId('status')).toHaveAttribute('data-state', 'done', { timeout: RUN_TIMEOUT });
+    expect(tokenIds(await frame.getByTestId('output').getAttribute('data-token-ids'))).toEqual(c.cli.generated_ids);
+  } finally {
+    await new Promise((resolve) => host.close(resolve));
+  }
+});
+
+test('a sample picture and a camera photo each run, and neither is uploaded', async ({ page, context, baseURL }) => {
+  const requests = recordRequests(context);
+  const c = cases.find((x) => x.name === 'hub-folder-fast') ?? cases[0];
+  await openOcr(page, `${c.query}&prompt=${encodeURIComponent(c.prompt)}`);
+  const status = page.getByTestId('status');
+  const ids = () => page.getByTestId('output').getAttribute('data-token-ids');
+
+  await page.getByRole('button', { name: 'Receipt' }).click();
+  await expect(page.getByRole('img', { name: /receipt\.png/ })).toBeVisible();
+  await page.getByTestId('run').click();
+  await expect(status).toHaveAttribute('data-state', 'done', { timeout: RUN_TIMEOUT });
+  expect(tokenIds(await ids())).toHaveLength(c.cli.generated_ids.length);
+
+  // Chromium's fake camera (--use-fake-device-for-media-stream) shows a test pattern.
+  await page.getByRole('button', { name: 'Use the camera' }).click();
+  await expect(page.locator('video.ocr-camera')).toBeVisible();
+  await expect
+    .poll(() => page.locator('video.ocr-camera').evaluate((v: HTMLVideoElement) => v.videoWidth), { timeout: 30_000 })
+    .toBeGreaterThan(0);
+  await page.getByRole('button', { name: 'Take the picture' }).click();
+  await expect(page.locator('figure.ocr-preview figcaption')).toContainText(/\d+ × \d+ px/);
+  await page.getByTestId('run').click();
+  await expect(status).toHaveAttribute('data-state', 'done', { timeout: RUN_TIMEOUT });
+  expect(tokenIds(await ids())).toHaveLength(c.cli.generated_ids.length);
+
+  // The sample is one of the site's files; nothing went out but GETs and HEADs of this origin.
+  const origin = new URL(baseURL!).origin;
+  for (const r of requests) {
+    const url = new URL(r.url());
+    if (url.protocol === 'blob:' || url.protocol === 'data:') continue;
+    expect(url.origin, r.url()).toBe(origin);
+    expect(['GET', 'HEAD'], r.url()).toContain(r.method());
+    expect(r.postDataBuffer(), r.url()).toBeNull();
+  }
 });

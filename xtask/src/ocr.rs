@@ -87,7 +87,8 @@ pub fn fetch_models(dir: &Path) -> Result<()> {
 }
 
 /// What the browser tests' model requests are served from (`/models/...`): the fixture
-/// checkpoints, their GGUF pair, and a damaged copy of the pair (for the error test).
+/// checkpoints, their GGUF pair, a damaged copy of the pair and a pair too large for a
+/// browser (for the error tests).
 pub fn test_mounts(root: &Path) -> Result<serve::Extra> {
     let fixtures = root.join("crates/smolvlm/tests/fixtures");
     let broken = root.join("target/ocr-e2e/broken");
@@ -100,7 +101,14 @@ pub fn test_mounts(root: &Path) -> Result<serve::Extra> {
         fixtures.join("gguf/mmproj-tiny-split-Q8_0.gguf"),
         broken.join("mmproj-tiny-split-Q8_0.gguf"),
     )?;
+    // A pair too large for a browser: sparse files (no disk used), only their size is read.
+    let huge = root.join("target/ocr-e2e/huge");
+    std::fs::create_dir_all(&huge)?;
+    for name in ["huge.gguf", "mmproj-huge.gguf"] {
+        std::fs::File::create(huge.join(name))?.set_len(3 << 30)?;
+    }
     Ok(serve::Extra::default()
+        .mount("/models/huge", huge)
         .mount("/models/tiny-split", fixtures.join("tiny-split"))
         .mount("/models/gguf", fixtures.join("gguf"))
         .mount("/models/broken", broken))
