@@ -295,3 +295,25 @@ test('a sample picture and a camera photo each run, and neither is uploaded', as
     expect(r.postDataBuffer(), r.url()).toBeNull();
   }
 });
+
+test('a worker that crashes is restarted, and the page runs again', async ({ page }) => {
+  const c = cases[0];
+  // The first copy of the worker's module the browser gets is broken: the worker dies at
+  // start, as it would on a trap. The page must say so, start a fresh worker, and work.
+  let served = 0;
+  await page.route('**/ocr-worker_bg.wasm', async (route) => {
+    if (served++ === 0) {
+      await route.fulfill({ status: 200, contentType: 'application/wasm', body: Buffer.from('not a wasm module') });
+    } else {
+      await route.continue();
+    }
+  });
+  await openOcr(page, `${c.query}&prompt=${encodeURIComponent(c.prompt)}`);
+  const error = page.getByTestId('error');
+  await expect(error).toContainText(/stopped unexpectedly|restarted/i, { timeout: RUN_TIMEOUT });
+  await expect(page.getByTestId('status')).toHaveAttribute('data-state', 'error');
+  await runOn(page, c.image);
+  await expect(error).toBeHidden();
+  expect(served).toBeGreaterThanOrEqual(2);
+  expect(tokenIds(await page.getByTestId('output').getAttribute('data-token-ids'))).toEqual(c.cli.generated_ids);
+});
