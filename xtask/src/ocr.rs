@@ -148,24 +148,30 @@ const CASES: &[Case] = &[
     },
 ];
 
+/// `smolvlm <subcommand>` built and run by cargo (release, as everything here), in `root`.
+fn smolvlm(root: &Path, subcommand: &str) -> Command {
+    let mut cmd = cargo();
+    cmd.args([
+        "run",
+        "--release",
+        "--quiet",
+        "--bin",
+        "smolvlm",
+        "--",
+        subcommand,
+    ])
+    .current_dir(root);
+    cmd
+}
+
 /// Runs the CLI for every case and writes what the browser tests compare with
 /// (`target/ocr-e2e/cases.json`); returns its path.
 pub fn reference_cases(root: &Path) -> Result<PathBuf> {
     let fixtures = root.join("crates/smolvlm/tests/fixtures");
     let mut out = Vec::new();
     for c in CASES {
-        let mut cmd = cargo();
-        cmd.args([
-            "run",
-            "--release",
-            "--quiet",
-            "--bin",
-            "smolvlm",
-            "--",
-            "generate",
-        ])
-        .arg("--model")
-        .arg(fixtures.join(c.model));
+        let mut cmd = smolvlm(root, "generate");
+        cmd.arg("--model").arg(fixtures.join(c.model));
         if let Some(m) = c.mmproj {
             cmd.arg("--mmproj").arg(fixtures.join(m));
         }
@@ -174,8 +180,7 @@ pub fn reference_cases(root: &Path) -> Result<PathBuf> {
             .args(["--prompt", c.prompt, "--tiles", c.tiles])
             .args(["--max-new-tokens", &c.tokens.to_string()])
             .args(["--min-new-tokens", &c.tokens.to_string()])
-            .arg("--json")
-            .current_dir(root);
+            .arg("--json");
         eprintln!("xtask: $ {}", show(&cmd));
         let output = cmd
             .output()
@@ -227,18 +232,8 @@ pub fn bench(root: &Path, size: &str, dtype: &str, no_build: bool) -> Result<()>
         })?;
     }
     let native = timed("native smolvlm bench (1 thread)", || {
-        let mut cmd = cargo();
-        cmd.args([
-            "run",
-            "--release",
-            "--quiet",
-            "--bin",
-            "smolvlm",
-            "--",
-            "bench",
-        ])
-        .args(["--size", size, "--dtype", dtype, "--threads", "1", "--json"])
-        .current_dir(root);
+        let mut cmd = smolvlm(root, "bench");
+        cmd.args(["--size", size, "--dtype", dtype, "--threads", "1", "--json"]);
         eprintln!("xtask: $ {}", show(&cmd));
         let out = cmd.output()?;
         if !out.status.success() {
