@@ -317,3 +317,23 @@ test('a worker that crashes is restarted, and the page runs again', async ({ pag
   expect(served).toBeGreaterThanOrEqual(2);
   expect(tokenIds(await page.getByTestId('output').getAttribute('data-token-ids'))).toEqual(c.cli.generated_ids);
 });
+
+test('the kiosk reads from the camera again and again', async ({ page }) => {
+  const c = cases.find((x) => x.name === 'hub-folder-fast') ?? cases[0];
+  await page.goto(`/kiosk/?${c.query}&prompt=${encodeURIComponent(c.prompt)}`);
+  await waitForApp(page);
+  // Count the readings that end, as a visitor at the stand would see them come.
+  await page.evaluate(() => {
+    const status = document.querySelector('[data-testid="status"]')!;
+    (window as any).readings = 0;
+    new MutationObserver(() => {
+      if (status.getAttribute('data-state') === 'done') (window as any).readings++;
+    }).observe(status, { attributes: true, attributeFilter: ['data-state'] });
+  });
+  await page.getByRole('button', { name: 'Start: full screen and camera' }).click();
+  await expect.poll(() => page.evaluate(() => (window as any).readings), { timeout: RUN_TIMEOUT }).toBeGreaterThanOrEqual(2);
+  await expect(page.locator('figure.ocr-preview figcaption')).toContainText('camera.png');
+  expect(tokenIds(await page.getByTestId('output').getAttribute('data-token-ids'))).toHaveLength(c.cli.generated_ids.length);
+  await page.getByRole('button', { name: 'Pause' }).click();
+  await expect(page.getByRole('button', { name: 'Start: full screen and camera' })).toBeEnabled();
+});

@@ -115,7 +115,7 @@ fn PicturePanel(ocr: Ocr) -> impl IntoView {
             <div class="ocr-camera-box" hidden=move || !ocr.camera.get()>
                 <video class="ocr-camera" node_ref=video autoplay=true playsinline=true muted=true></video>
                 <div class="ocr-row">
-                    <button type="button" class="button" on:click=move |_| ocr.capture(false)>
+                    <button type="button" class="button" on:click=move |_| { ocr.capture(false); }>
                         "Take the picture"
                     </button>
                     <button type="button" class="chip" on:click=move |_| ocr.stop_camera()>

@@ -29,6 +29,8 @@ use crate::use_site;
 const STOP_GRACE_MS: i32 = 1500;
 /// Kiosk: the pause between two readings of the camera.
 const KIOSK_PAUSE_MS: i32 = 2500;
+/// How soon the kiosk asks a camera that had no frame yet again.
+const KIOSK_RETRY_MS: i32 = 250;
 
 /// Browser-only state of the page (not shown directly).
 #[derive(Default)]
@@ -183,11 +185,7 @@ impl Ocr {
                     Phase::Done | Phase::Error | Phase::Stopped | Phase::Idle
                 )
             {
-                set_timeout(KIOSK_PAUSE_MS, move || {
-                    if ocr.looping.get_untracked() && !ocr.phase.get_untracked().busy() {
-                        ocr.capture_and_run();
-                    }
-                });
+                set_timeout(KIOSK_PAUSE_MS, move || ocr.kiosk_tick());
             }
         });
     }
@@ -785,18 +783,19 @@ impl Ocr {
         self.camera.set(false);
     }
 
-    /// Takes a picture from the camera's video (a PNG made in this page).
-    pub fn capture(&self, then_run: bool) {
+    /// Takes a picture from the camera's video (a PNG made in this page). False when the
+    /// camera has no frame to give yet.
+    pub fn capture(&self, then_run: bool) -> bool {
         let Some(video) = web_sys::window()
             .and_then(|w| w.document())
             .and_then(|d| d.query_selector("video.ocr-camera").ok().flatten())
             .and_then(|v| v.dyn_into::<HtmlVideoElement>().ok())
         else {
-            return;
+            return false;
         };
         let (w, h) = (video.video_width(), video.video_height());
         if w == 0 || h == 0 {
-            return;
+            return false;
         }
         let ocr = *self;
         let result = (|| {
@@ -834,10 +833,20 @@ impl Ocr {
                 "The camera picture could not be taken.",
             ));
         }
+        true
     }
 
-    fn capture_and_run(&self) {
-        self.capture(true);
+    /// The kiosk's next reading: a picture from the camera, then Run. A camera whose
+    /// video has no frame yet (just started) is asked again shortly, or the loop would
+    /// wait forever for a phase change that never comes.
+    fn kiosk_tick(&self) {
+        if !self.looping.get_untracked() || self.phase.get_untracked().busy() {
+            return;
+        }
+        if !self.capture(true) {
+            let ocr = *self;
+            set_timeout(KIOSK_RETRY_MS, move || ocr.kiosk_tick());
+        }
     }
 
     pub fn copy(&self) {

@@ -471,7 +471,9 @@ impl Ocr {
     pub fn clear_cache(&self) {}
     pub fn copy(&self) {}
     pub fn download(&self, _markdown: bool) {}
-    pub fn capture(&self, _then_run: bool) {}
+    pub fn capture(&self, _then_run: bool) -> bool {
+        false
+    }
     pub fn stop_camera(&self) {}
     pub fn select_model(&self, _id: String) {}
     pub fn on_picture_input(&self, _ev: leptos::ev::Event) {}
