@@ -13,6 +13,8 @@ interface Case {
   query: string;
   prompt: string;
   image: string;
+  /** The text model's file on disk (for a Hub folder, the folder). */
+  model_file: string;
   cli: { prompt_ids: number[]; generated_ids: number[]; text: string };
 }
 
@@ -336,4 +338,37 @@ test('the kiosk reads from the camera again and again', async ({ page }) => {
   expect(tokenIds(await page.getByTestId('output').getAttribute('data-token-ids'))).toHaveLength(c.cli.generated_ids.length);
   await page.getByRole('button', { name: 'Pause' }).click();
   await expect(page.getByRole('button', { name: 'Start: full screen and camera' })).toBeEnabled();
+});
+
+test('a download cut off halfway resumes from where it stopped (Range)', async ({ page }) => {
+  const c = cases.find((x) => x.query.includes('.gguf')) ?? cases[0];
+  const file = c.query.match(/model=([^&]+)/)![1];
+  const whole = readFileSync(c.model_file);
+  const half = Math.floor(whole.length / 2);
+  const ranges: (string | null)[] = [];
+  await page.route(`**${file}`, async (route) => {
+    const request = route.request();
+    if (request.method() !== 'GET') return route.continue();
+    ranges.push(await request.headerValue('range'));
+    if (ranges.length === 1) {
+      // The connection drops after half the file: the server said how big it is, and
+      // only half arrived.
+      return route.fulfill({
+        status: 206,
+        headers: { 'content-range': `bytes 0-${half - 1}/${whole.length}`, 'content-type': 'application/octet-stream' },
+        body: whole.subarray(0, half),
+      });
+    }
+    return route.continue();
+  });
+  await openOcr(page, `${c.query}&prompt=${encodeURIComponent(c.prompt)}`);
+  await page.getByTestId('image-input').setInputFiles(c.image);
+  await page.getByTestId('run').click();
+  const status = page.getByTestId('status');
+  await expect(status).toHaveAttribute('data-state', 'error', { timeout: RUN_TIMEOUT });
+  await expect(page.getByTestId('error')).toContainText(/resume/i);
+  await page.getByTestId('run').click();
+  await expect(status).toHaveAttribute('data-state', 'done', { timeout: RUN_TIMEOUT });
+  expect(ranges).toEqual([null, `bytes=${half}-`]);
+  expect(tokenIds(await page.getByTestId('output').getAttribute('data-token-ids'))).toEqual(c.cli.generated_ids);
 });

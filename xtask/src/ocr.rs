@@ -208,6 +208,8 @@ pub fn reference_cases(root: &Path) -> Result<PathBuf> {
             ),
             "prompt": c.prompt,
             "image": fixtures.join(c.image),
+            // The text model's file, for the tests that serve parts of it themselves.
+            "model_file": fixtures.join(c.model),
             "cli": {
                 "prompt_ids": reference["prompt_ids"],
                 "generated_ids": reference["generated_ids"],
