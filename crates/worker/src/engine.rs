@@ -8,9 +8,9 @@
 //! and Stop work between frames. The vision tower treats frames independently, and
 //! the result equals the batched encoding (checked by `tests/engine.rs`).
 //!
-//! The seam for WebGPU: a second [`Backend`] variant holding `smolvlm_gpu`'s model and
-//! session, driven by the same steps (its reads are async, which the worker's loop
-//! already is).
+//! WebGPU (wasm32 only): [`Backend::Gpu`] holds `smolvlm_gpu`'s model beside the CPU one
+//! (the fallback); the worker's `web::gpu` drives it with the same steps (its reads are
+//! async, which the worker's loop already is).
 
 use candle_core::{Device, Tensor};
 use ocr_protocol::{Failure, FailureKind, ImageSettings, StopKind, TilePlan, Tiles};
@@ -20,10 +20,18 @@ use smolvlm::{GenerationParams, Session, StopReason};
 
 use crate::bundle::Loaded;
 
-/// Where the model runs. Only the CPU path (candle, wasm32 SIMD128 in the browser) is
-/// built; `smolvlm-gpu` slots in as another variant.
+/// Where the model runs: the CPU path (candle, wasm32 SIMD128 in the browser), or in the
+/// browser WebGPU (`smolvlm-gpu`) with the CPU model kept loaded as the fallback.
 pub enum Backend {
     Cpu(Box<Loaded>),
+    #[cfg(target_arch = "wasm32")]
+    Gpu {
+        /// The CPU model: tokenizer, prompt and picture preparation, and the fallback.
+        loaded: Box<Loaded>,
+        model: Box<smolvlm_gpu::GpuModel>,
+        /// Set once the device was lost: later runs go to the CPU.
+        lost: std::cell::Cell<bool>,
+    },
 }
 
 impl Backend {
@@ -31,12 +39,16 @@ impl Backend {
     pub fn name(&self) -> &'static str {
         match self {
             Self::Cpu(_) => "wasm",
+            #[cfg(target_arch = "wasm32")]
+            Self::Gpu { .. } => "webgpu",
         }
     }
 
     pub fn loaded(&self) -> &Loaded {
         match self {
             Self::Cpu(l) => l,
+            #[cfg(target_arch = "wasm32")]
+            Self::Gpu { loaded, .. } => loaded,
         }
     }
 }
@@ -115,7 +127,7 @@ pub fn inspect(
     Ok((w, h, plan))
 }
 
-fn internal(what: &str, e: impl std::fmt::Display) -> Failure {
+pub fn internal(what: &str, e: impl std::fmt::Display) -> Failure {
     Failure::new(FailureKind::Internal, format!("{what} failed: {e}"))
 }
 
@@ -185,6 +197,11 @@ pub fn prepare(
 }
 
 impl Prepared {
+    /// The picture's frames: (pixel values (n, 3, H, W), pixel mask (n, H, W)).
+    pub fn pixels(&self) -> Option<(&Tensor, &Tensor)> {
+        self.pixels.as_ref().map(|(p, m)| (p, m))
+    }
+
     /// Frames encoded so far.
     pub fn encoded(&self) -> u32 {
         self.features.len() as u32
@@ -248,14 +265,19 @@ pub fn start<'a>(
     let features = prepared.features()?;
     session
         .prefill(&prepared.prompt_ids, features.as_ref())
-        .map_err(|e| match e {
-            smolvlm::Error::ContextOverflow { .. } => Failure::new(
-                FailureKind::BadRequest,
-                format!("Too long for this model: {e}."),
-            ),
-            e => internal("the prompt", e),
-        })?;
+        .map_err(prompt_failure)?;
     Ok(session)
+}
+
+/// What a person reads when the prompt cannot run (too long for the model, or a bug).
+pub fn prompt_failure(e: smolvlm::Error) -> Failure {
+    match e {
+        smolvlm::Error::ContextOverflow { .. } => Failure::new(
+            FailureKind::BadRequest,
+            format!("Too long for this model: {e}."),
+        ),
+        e => internal("the prompt", e),
+    }
 }
 
 /// The next token, or None at the end.

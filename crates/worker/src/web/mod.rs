@@ -8,6 +8,7 @@
 //! quickly.
 
 mod fetch;
+mod gpu;
 mod opfs;
 
 use std::alloc::{GlobalAlloc, Layout as AllocLayout, System};
@@ -368,15 +369,11 @@ async fn load_model(
     cancel: Rc<Cell<bool>>,
     abort: AbortController,
 ) -> Result<ModelInfo, Failure> {
-    if backend == BackendChoice::Webgpu {
-        return Err(Failure::new(
-            FailureKind::BackendUnavailable,
-            "WebGPU is not wired into this build yet: the model runs on the CPU (WebAssembly). Use backend=wasm or backend=auto.",
-        ));
-    }
     // Free the model we have before loading another.
     STATE.with(|s| s.borrow_mut().backend = None);
     let t0 = now();
+    // The device first: with backend=webgpu and no WebGPU, nothing is downloaded.
+    let device = gpu::open(backend).await?;
     let label = source.label();
     let is_picked = matches!(source, ModelSource::Picked { .. });
     let cache = if is_picked {
@@ -501,6 +498,11 @@ async fn load_model(
     let files_bytes = files.bytes();
     stage(load, "Reading the weights…");
     yield_now().await;
+    // The GPU model's copy of the weights, before the CPU model takes the files.
+    // (None with a device: a file is missing, which the CPU load reports, or no memory.)
+    let gpu_weights = device
+        .as_ref()
+        .and_then(|_| gpu::copy_weights(&layout, &files));
     let loaded = bundle::load(&layout, files, &engine::cpu()).map_err(|e| {
         let (kind, what) = match &e {
             bundle::LoadError::Missing(_) => (FailureKind::ModelCorrupt, "is incomplete"),
@@ -530,7 +532,32 @@ async fn load_model(
         .image_processor
         .as_ref()
         .map(|p| engine::settings_of(&p.config));
-    let backend = Backend::Cpu(Box::new(loaded));
+    let gpu_model = match (&device, gpu_weights) {
+        (Some(device), Some(weights)) => {
+            stage(load, "Putting the model on the GPU…");
+            yield_now().await;
+            gpu::upload(device, backend, weights, &config)?
+        }
+        (Some(_), None) if backend == BackendChoice::Webgpu => {
+            return Err(Failure::new(
+                FailureKind::OutOfMemory,
+                "Not enough memory for a copy of the weights for the GPU. Use backend=wasm or backend=auto, or a smaller model.",
+            ))
+        }
+        (Some(_), None) => {
+            gpu::note("backend=auto runs on the CPU: no memory for a copy of the weights");
+            None
+        }
+        (None, _) => None,
+    };
+    let backend = match gpu_model {
+        Some(model) => Backend::Gpu {
+            loaded: Box::new(loaded),
+            model: Box::new(model),
+            lost: Cell::new(false),
+        },
+        None => Backend::Cpu(Box::new(loaded)),
+    };
     let info = ModelInfo {
         label,
         backend: backend.name().to_string(),
@@ -598,6 +625,11 @@ async fn run(req: RunRequest, image: Option<Vec<u8>>, stop: Rc<Cell<bool>>) -> R
         return Err(Failure::new(FailureKind::BadRequest, "Load a model first."));
     };
     let loaded = backend.loaded();
+    // The GPU model, unless this backend is the CPU or its device was lost.
+    let mut on_gpu = match &*backend {
+        Backend::Gpu { model, lost, .. } if !lost.get() => Some((&**model, lost)),
+        _ => None,
+    };
     let mut prepared = engine::prepare(loaded, &req.prompt, image.as_deref(), req.tiles)?;
     drop(image);
     let preprocess_ms = now() - t0;
@@ -614,52 +646,113 @@ async fn run(req: RunRequest, image: Option<Vec<u8>>, stop: Rc<Cell<bool>>) -> R
             },
         })
     };
+    let stopped = |timings: Timings, prompt: &[u32]| {
+        done(
+            Vec::new(),
+            String::new(),
+            StopKind::Stopped,
+            timings,
+            prompt,
+        )
+    };
     let mut timings = Timings {
         preprocess_ms,
         frames,
         ..Default::default()
     };
     let tv = now();
-    while prepared.encoded() < frames {
+    // On the GPU every frame is encoded in one submission (waited for by reading the
+    // features back).
+    let mut gpu_features = None;
+    if let Some((model, lost)) = on_gpu.filter(|_| frames > 0) {
         post(&Event::Encoding {
             run: req.run,
-            done: prepared.encoded(),
+            done: 0,
             frames,
         });
         yield_now().await;
         if stop.get() {
             timings.vision_ms = now() - tv;
-            done(
-                Vec::new(),
-                String::new(),
-                StopKind::Stopped,
-                timings,
-                &prepared.prompt_ids,
-            );
+            stopped(timings, &prepared.prompt_ids);
             return Ok(());
         }
-        prepared.encode_next(loaded)?;
+        match gpu::encode(model, &prepared).await {
+            Ok(f) => gpu_features = f,
+            Err(e) if e.wants_cpu_fallback() => {
+                gpu::note(&format!(
+                    "the GPU failed ({e}); the CPU encodes the picture and runs on"
+                ));
+                lost.set(true);
+                on_gpu = None;
+            }
+            Err(e) => return Err(gpu::failure("the vision encoder on the GPU", e)),
+        }
+    }
+    if on_gpu.is_none() {
+        encode_on_cpu(req.run, loaded, &mut prepared, &stop).await?;
+        if stop.get() {
+            timings.vision_ms = now() - tv;
+            stopped(timings, &prepared.prompt_ids);
+            return Ok(());
+        }
     }
     timings.vision_ms = now() - tv;
     yield_now().await;
     if stop.get() {
-        done(
-            Vec::new(),
-            String::new(),
-            StopKind::Stopped,
-            timings,
-            &prepared.prompt_ids,
-        );
+        stopped(timings, &prepared.prompt_ids);
         return Ok(());
     }
     let tp = now();
-    let mut session = engine::start(loaded, &prepared, req.max_new_tokens, req.min_new_tokens)?;
+    let params = engine::params(loaded, req.max_new_tokens, req.min_new_tokens);
+    let mut turn = match on_gpu {
+        Some((model, _)) => {
+            gpu::Turn::start_gpu(model, params, &prepared.prompt_ids, gpu_features.as_ref())
+                .map_err(|e| gpu::failure("the prompt on the GPU", e))?
+        }
+        None => gpu::Turn::Cpu(engine::start(
+            loaded,
+            &prepared,
+            req.max_new_tokens,
+            req.min_new_tokens,
+        )?),
+    };
     timings.prefill_ms = now() - tp;
     let mut decode_ms = 0.0;
     let mut steps = 0u32;
     loop {
         let t = now();
-        let Some(id) = engine::next_token(&mut session)? else {
+        let next = match &mut turn {
+            gpu::Turn::Cpu(s) => engine::next_token(s)?,
+            gpu::Turn::Gpu(s) => match s.next_token().await {
+                Ok(next) => next,
+                Err(e) if e.wants_cpu_fallback() => {
+                    gpu::note(&format!(
+                        "the GPU failed after {} tokens ({e}); the CPU carries on with this run",
+                        s.generated().len()
+                    ));
+                    if let Some((_, lost)) = on_gpu {
+                        lost.set(true);
+                    }
+                    // The CPU needs its own image features: the frames again, on the CPU.
+                    encode_on_cpu(req.run, loaded, &mut prepared, &stop).await?;
+                    if stop.get() {
+                        s.cancel();
+                        break;
+                    }
+                    let features = prepared.features()?;
+                    let cpu = gpu::resume_on_cpu(
+                        &loaded.model,
+                        s,
+                        &prepared.prompt_ids,
+                        features.as_ref(),
+                    )?;
+                    turn = gpu::Turn::Cpu(cpu);
+                    continue;
+                }
+                Err(e) => return Err(gpu::failure("decoding on the GPU", e)),
+            },
+        };
+        let Some(id) = next else {
             break;
         };
         // As the CLI counts: the first token comes from the prefill's logits; each later
@@ -670,7 +763,7 @@ async fn run(req: RunRequest, image: Option<Vec<u8>>, stop: Rc<Cell<bool>>) -> R
             decode_ms += now() - t;
         }
         steps += 1;
-        let text = engine::text(loaded, session.generated())?;
+        let text = engine::text(loaded, turn.generated())?;
         post(&Event::Token {
             run: req.run,
             id,
@@ -678,16 +771,40 @@ async fn run(req: RunRequest, image: Option<Vec<u8>>, stop: Rc<Cell<bool>>) -> R
         });
         yield_now().await;
         if stop.get() {
-            session.cancel();
+            turn.cancel();
             break;
         }
     }
     timings.decode_tokens_per_s =
         (steps > 1 && decode_ms > 0.0).then(|| (steps - 1) as f64 / (decode_ms / 1000.0));
-    let ids = session.generated().to_vec();
+    let ids = turn.generated().to_vec();
     let text = engine::text(loaded, &ids)?;
-    let kind = engine::stop_kind(session.stop_reason());
+    let kind = engine::stop_kind(turn.stop_reason());
     done(ids, text, kind, timings, &prepared.prompt_ids);
+    Ok(())
+}
+
+/// Encodes the picture's frames on the CPU one by one (those not encoded yet), telling the
+/// page and yielding between frames; returns early when Stop was asked.
+async fn encode_on_cpu(
+    run: u32,
+    loaded: &bundle::Loaded,
+    prepared: &mut engine::Prepared,
+    stop: &Cell<bool>,
+) -> Result<(), Failure> {
+    let frames = prepared.frames;
+    while prepared.encoded() < frames {
+        post(&Event::Encoding {
+            run,
+            done: prepared.encoded(),
+            frames,
+        });
+        yield_now().await;
+        if stop.get() {
+            return Ok(());
+        }
+        prepared.encode_next(loaded)?;
+    }
     Ok(())
 }
 
