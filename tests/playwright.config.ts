@@ -2,6 +2,7 @@
 // localhost port (SITE_ORIGIN) and runs these in Debian's Chromium (CHROMIUM); Playwright
 // never downloads a browser here.
 import { defineConfig } from '@playwright/test';
+import { CHROMIUM_ARGS } from './chromium';
 
 const origin = process.env.SITE_ORIGIN;
 if (!origin) {
@@ -17,19 +18,7 @@ export default defineConfig({
     baseURL: origin,
     launchOptions: {
       executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-      // Playwright adds --headless and a fresh --user-data-dir. Without the networking flags
-      // Chromium keeps trying to reach Google's services, which this machine refuses.
-      args: [
-        '--no-sandbox',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-        // A fake camera (a test pattern) that needs no permission prompt: the OCR page's
-        // camera capture runs in the tests.
-        '--use-fake-device-for-media-stream',
-        '--use-fake-ui-for-media-stream',
-      ],
+      args: CHROMIUM_ARGS,
     },
   },
 });

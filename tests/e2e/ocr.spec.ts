@@ -7,49 +7,19 @@ import { createServer } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { expect, test, type BrowserContext, type Page, type Request } from '@playwright/test';
 import { collectErrors, waitForApp } from './site';
-
-interface Case {
-  name: string;
-  query: string;
-  prompt: string;
-  image: string;
-  /** The text model's file on disk (for a Hub folder, the folder). */
-  model_file: string;
-  cli: { prompt_ids: number[]; generated_ids: number[]; text: string };
-}
-
-const casesFile = process.env.OCR_CASES;
-if (!casesFile) {
-  throw new Error('OCR_CASES is not set: run the browser tests with `cargo xtask test`');
-}
-const cases: Case[] = JSON.parse(readFileSync(casesFile, 'utf8'));
+import { cases, openOcr, runOn as runWithin, tokenIds } from './ocr-cases';
 
 // Loading and running a model on a busy 2-core machine: generous waits, never sleeps.
 const RUN_TIMEOUT = 120_000;
 test.describe.configure({ timeout: 240_000 });
+
+const runOn = (page: Page, image: string) => runWithin(page, image, RUN_TIMEOUT);
 
 /** Every request of the context (page and its worker), from now on. */
 function recordRequests(context: BrowserContext): Request[] {
   const requests: Request[] = [];
   context.on('request', (r) => requests.push(r));
   return requests;
-}
-
-async function openOcr(page: Page, query: string): Promise<void> {
-  await page.goto(`/ocr/?${query}`);
-  await waitForApp(page);
-}
-
-async function runOn(page: Page, image: string): Promise<void> {
-  await page.getByTestId('image-input').setInputFiles(image);
-  await page.getByTestId('run').click();
-  await expect(page.getByTestId('status')).toHaveAttribute('data-state', 'done', {
-    timeout: RUN_TIMEOUT,
-  });
-}
-
-function tokenIds(attr: string | null): number[] {
-  return attr ? attr.split(',').map(Number) : [];
 }
 
 /** Whether any byte run of `needle` (a slice of the picture) occurs in `body`. */

@@ -4,38 +4,16 @@
 // must give the CLI's greedy ids and text (xtask's `ocr.rs` passes them in OCR_CASES), as
 // the CPU path in `ocr.spec.ts` does. Where this Chromium has no WebGPU at all, the tests
 // fail and say so: they never skip.
-import { readFileSync } from 'node:fs';
 import { expect, test, type Page } from '@playwright/test';
-import { collectErrors, waitForApp } from './site';
-
-interface Case {
-  name: string;
-  query: string;
-  prompt: string;
-  image: string;
-  cli: { prompt_ids: number[]; generated_ids: number[]; text: string };
-}
-
-const casesFile = process.env.OCR_CASES;
-if (!casesFile) {
-  throw new Error('OCR_CASES is not set: run the browser tests with `cargo xtask test`');
-}
-const cases: Case[] = JSON.parse(readFileSync(casesFile, 'utf8'));
+import { collectErrors } from './site';
+import { CHROMIUM_ARGS } from '../chromium';
+import { type Case, cases, openOcr, runOn as runWithin, tokenIds } from './ocr-cases';
 
 // The config's Chromium flags, plus WebGPU.
 test.use({
   launchOptions: {
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: [
-      '--no-sandbox',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-      '--use-fake-device-for-media-stream',
-      '--use-fake-ui-for-media-stream',
-      '--enable-unsafe-webgpu',
-    ],
+    args: [...CHROMIUM_ARGS, '--enable-unsafe-webgpu'],
   },
 });
 
@@ -43,30 +21,12 @@ test.use({
 const RUN_TIMEOUT = 180_000;
 test.describe.configure({ timeout: 300_000 });
 
+const runOn = (page: Page, image: string) => runWithin(page, image, RUN_TIMEOUT);
+
 /** The case's query with `backend` set to `backend`. */
 function withBackend(c: Case, backend: string): string {
   const query = c.query.replace(/(^|&)backend=[^&]*/, '');
   return `${query}&backend=${backend}&prompt=${encodeURIComponent(c.prompt)}`;
-}
-
-async function openOcr(page: Page, query: string): Promise<void> {
-  await page.goto(`/ocr/?${query}`);
-  await waitForApp(page);
-}
-
-async function runOn(page: Page, image: string): Promise<void> {
-  await page.getByTestId('image-input').setInputFiles(image);
-  await page.getByTestId('run').click();
-  const status = page.getByTestId('status');
-  await expect(status).toHaveAttribute('data-state', /^(done|error)$/, { timeout: RUN_TIMEOUT });
-  if ((await status.getAttribute('data-state')) === 'error') {
-    const error = await page.getByTestId('error').textContent();
-    throw new Error(`the run failed on the page: ${error}`);
-  }
-}
-
-function tokenIds(attr: string | null): number[] {
-  return attr ? attr.split(',').map(Number) : [];
 }
 
 /** Fails, saying why, when this Chromium offers no WebGPU adapter (in a worker, as ours). */
