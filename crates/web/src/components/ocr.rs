@@ -456,7 +456,8 @@ fn PrivacyNote(ocr: Ocr) -> impl IntoView {
                 "and the model is then kept in your browser, so the next visit downloads nothing."
             </p>
             <p class="muted">
-                "SmolVLM2 runs through candle compiled to WebAssembly (SIMD128) on your processor. "
+                "SmolVLM2 runs through candle compiled to WebAssembly (SIMD128) on your processor, "
+                "or on your graphics card through WebGPU where this browser has one (" <code>"backend=webgpu"</code> " forces it). "
                 "On a CPU, full detail takes minutes; the fast choice reads the whole picture as one image."
             </p>
         </section>
