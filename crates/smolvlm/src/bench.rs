@@ -19,39 +19,9 @@ use crate::error::{Error, Result};
 use crate::model::SmolVlm;
 use crate::weights::{Weight, WeightSource, Weights};
 
-/// The weight types `smolvlm bench --dtype` takes, with the meaning `smolvlm quantize
-/// --type` gives them (see gguf/quantize.rs): `q4_k` is llama.cpp's Q4_K_M mixture.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BenchDtype {
-    F32,
-    F16,
-    Q8_0,
-    Q4_0,
-    Q4K,
-}
-
-impl BenchDtype {
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s.to_ascii_lowercase().as_str() {
-            "f32" => Self::F32,
-            "f16" => Self::F16,
-            "q8_0" => Self::Q8_0,
-            "q4_0" => Self::Q4_0,
-            "q4_k" | "q4_k_m" => Self::Q4K,
-            _ => return None,
-        })
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::F32 => "f32",
-            Self::F16 => "f16",
-            Self::Q8_0 => "q8_0",
-            Self::Q4_0 => "q4_0",
-            Self::Q4K => "q4_k",
-        }
-    }
-}
+/// The weight types `smolvlm bench --dtype` takes: those of `smolvlm quantize --type`,
+/// with the same meaning (`q4_k` is llama.cpp's Q4_K_M mixture).
+pub use crate::gguf::QuantType as BenchDtype;
 
 /// What to run.
 #[derive(Debug, Clone)]

@@ -63,6 +63,17 @@ impl QuantType {
         })
     }
 
+    /// The name `--type` and `--dtype` take (`q8_0`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::F32 => "f32",
+            Self::F16 => "f16",
+            Self::Q8_0 => "q8_0",
+            Self::Q4_0 => "q4_0",
+            Self::Q4K => "q4_k",
+        }
+    }
+
     /// The type's name in llama.cpp's file names (`...-Q8_0.gguf`).
     pub fn file_suffix(self) -> &'static str {
         match self {
