@@ -36,12 +36,13 @@ pub const STEPS: &[Step] = &[
     },
     Step {
         name: "wasm32 model tests",
-        // The model crate's fixture checks compiled to wasm32 (SIMD128, as the browser runs
-        // them), in Node through wasm-bindgen-test-runner.
+        // The model crate's fixture checks and its kernels against the scalar ones, compiled
+        // to wasm32 (SIMD128, as the browser runs them), in Node through
+        // wasm-bindgen-test-runner.
         run: |_| {
             run(cargo()
                 .args(["test", "--release", "--target", "wasm32-unknown-unknown"])
-                .args(["-p", "smolvlm", "--test", "wasm_model"])
+                .args(["-p", "smolvlm", "--test", "wasm_model", "--test", "kernels"])
                 .env(
                     "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER",
                     "wasm-bindgen-test-runner",

@@ -70,7 +70,8 @@ fn col_cases(ty: WeightType) -> Vec<usize> {
 }
 
 const ROW_CASES: [usize; 4] = [1, 3, 6, 67];
-const TOKEN_CASES: [usize; 5] = [1, 2, 3, 5, 7];
+// 9 and 17: past the token count where SIMD128 widens f16 rows to f32 first.
+const TOKEN_CASES: [usize; 7] = [1, 2, 3, 5, 7, 9, 17];
 
 /// |sum w (x - x_hat)| <= sum over blocks of (scale / 2) * sum |w| when x_hat rounds x to
 /// multiples of the block scale; `block` is 32 (Q8_0) or 256 (Q8_K), scale amax / 127.

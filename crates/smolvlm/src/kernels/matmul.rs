@@ -163,6 +163,12 @@ impl QMatrix {
             y: y.as_mut_ptr(),
             ldy: self.rows,
         };
+        if self.ty == WeightType::F16 && t >= WIDEN_F16_MIN_TOKENS {
+            if let (Some(widen), Some(f32_plan)) = (widen_f16(isa), plan(isa, WeightType::F32, t)) {
+                self.matmul_widened(widen, &f32_plan, &args, t);
+                return Ok(());
+            }
+        }
         let plan = match isa {
             Isa::Scalar => None,
             _ => plan(isa, self.ty, t),
@@ -193,6 +199,54 @@ impl QMatrix {
             unsafe { plan.run(&args, chunks[c].clone(), t) }
         });
         Ok(())
+    }
+}
+
+impl QMatrix {
+    /// `matmul` for f16 weights on many tokens: rows are widened to f32 `plan.r` at a time
+    /// (the block stays in L1 while every token passes over it), then multiplied by the
+    /// f32 tile kernel. The conversion is paid once per weight per call instead of once per
+    /// weight per token pair.
+    fn matmul_widened(&self, widen: WidenFn, plan: &Plan, args: &Args, t: usize) {
+        let chunks = split(self.rows, plan.r, cpu::threads());
+        cpu::for_each(chunks.len(), |c| {
+            let rows = chunks[c].clone();
+            let mut block = vec![0f32; plan.r * self.cols];
+            for r0 in rows.clone().step_by(plan.r) {
+                let n = plan.r.min(rows.end - r0);
+                for (i, out) in block.chunks_exact_mut(self.cols).take(n).enumerate() {
+                    widen(self.row(r0 + i), out);
+                }
+                let a = Args {
+                    w: block.as_ptr().cast(),
+                    row_bytes: 4 * self.cols,
+                    // SAFETY: r0 < rows <= ldy, so this stays inside the output.
+                    y: unsafe { args.y.add(r0) },
+                    ..*args
+                };
+                // SAFETY: `block` holds n f32 rows of `cols`; outputs of rows r0..r0 + n are
+                // written by this task only (the row ranges do not overlap).
+                unsafe { plan.run(&a, 0..n, t) };
+            }
+        });
+    }
+}
+
+/// From this many tokens on, f16 rows are widened to f32 once per call where the ISA has
+/// no cheap f16 conversion (measured on SIMD128: see `matmul_widened`).
+const WIDEN_F16_MIN_TOKENS: usize = 8;
+
+/// Little-endian f16 bytes to f32 values (`out.len()` of them).
+type WidenFn = fn(&[u8], &mut [f32]);
+
+/// The f16 widening of ISAs whose f16 tile kernels convert each weight per token pair at a
+/// cost above the product's: SIMD128 has no f16 instructions (x86's F16C converts eight
+/// values in one instruction, so AVX2 keeps its f16 kernel).
+fn widen_f16(isa: Isa) -> Option<WidenFn> {
+    match isa {
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        Isa::Simd128 => Some(super::wasm::widen_f16),
+        _ => None,
     }
 }
 

@@ -286,6 +286,24 @@ fn f16x4_to_f32(h: v128) -> v128 {
     v128_or(v128_bitselect(inf_nan, f, special), sign)
 }
 
+/// Little-endian f16 values to f32 (`out.len()` of them), four at a time.
+pub fn widen_f16(bytes: &[u8], out: &mut [f32]) {
+    assert!(bytes.len() >= 2 * out.len());
+    let n4 = out.len() / 4 * 4;
+    for i in (0..n4).step_by(4) {
+        // SAFETY: i + 4 <= out.len(), so the 8 bytes at 2i and the 4 floats at i are in
+        // bounds (asserted above); both accesses are unaligned-safe.
+        unsafe {
+            let h = v128_load64_zero(bytes.as_ptr().add(2 * i) as *const u64);
+            v128_store(out.as_mut_ptr().add(i) as *mut v128, f16x4_to_f32(h));
+        }
+    }
+    for (i, o) in out.iter_mut().enumerate().skip(n4) {
+        // SAFETY: 2i + 2 <= bytes.len() (asserted above).
+        *o = unsafe { f16_at(bytes.as_ptr().add(2 * i)) };
+    }
+}
+
 #[inline(always)]
 unsafe fn float<const R: usize, const T: usize, const F16: bool>(a: &Args, r0: usize, t0: usize) {
     let n4 = a.cols / 4 * 4;
