@@ -66,6 +66,11 @@ pub struct RunRequest {
     /// End-of-utterance is masked until this many tokens exist (transformers'
     /// `min_new_tokens`; the CLI's `--min-new-tokens`).
     pub min_new_tokens: u32,
+    /// A test hook (the page's `gpu_lose_after=N`): on the GPU, the worker destroys its
+    /// device once N tokens exist, as a driver reset would, so that the fallback to the
+    /// CPU can be tested in a browser. None (always, outside tests) does nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu_lose_after: Option<u32>,
 }
 
 /// How many image tiles to encode: `all` follows the checkpoint's processor, `0` the
@@ -118,6 +123,12 @@ impl<'de> Deserialize<'de> for Tiles {
 pub struct BenchRequest {
     /// `256m` or `500m`.
     pub size: String,
+    /// `wasm` (candle on wasm32 SIMD128, one thread) or `webgpu` (our WGSL kernels on
+    /// whatever adapter the browser gives, software ones included: the report says which);
+    /// `auto` as on the OCR page. Absent: `wasm`, what `/bench` measured before it had a
+    /// choice.
+    #[serde(default = "wasm")]
+    pub backend: BackendChoice,
     /// `f32`, `f16`, `q8_0`, `q4_0` or `q4_k`.
     pub dtype: String,
     pub prompt_tokens: u32,
@@ -130,6 +141,7 @@ impl Default for BenchRequest {
     fn default() -> Self {
         Self {
             size: "256m".into(),
+            backend: BackendChoice::Wasm,
             dtype: "q8_0".into(),
             prompt_tokens: 512,
             decode_tokens: 128,
@@ -138,11 +150,24 @@ impl Default for BenchRequest {
     }
 }
 
+fn wasm() -> BackendChoice {
+    BackendChoice::Wasm
+}
+
 /// What the benchmark measured, named as `smolvlm bench --json` names it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct BenchReport {
     pub size: String,
     pub dtype: String,
+    /// `wasm` or `webgpu`: where it ran.
+    #[serde(default)]
+    pub backend: String,
+    /// On WebGPU: the adapter, and whether it is a software one (SwiftShader: its numbers
+    /// say nothing about real GPUs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adapter: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub software_adapter: Option<bool>,
     pub load_ms: f64,
     pub prefill_tokens_per_s: f64,
     pub decode_tokens_per_s: f64,
@@ -197,6 +222,14 @@ pub enum Event {
         run: u32,
         done: u32,
         frames: u32,
+    },
+    /// Something about run `run` the visitor must be told, though it goes on: the GPU
+    /// was lost and the run finishes on the CPU. `backend` is the backend that runs it
+    /// from now on (`wasm`).
+    Notice {
+        run: u32,
+        backend: String,
+        text: String,
     },
     /// One more token; `text` is everything generated so far, decoded.
     Token {
@@ -338,6 +371,9 @@ pub struct RunResult {
     pub generated_ids: Vec<u32>,
     pub text: String,
     pub stop: StopKind,
+    /// The backend that finished the run: `wasm` or `webgpu` (`wasm` after the GPU was
+    /// lost, even when the run began on it).
+    pub backend: String,
     pub timings: Timings,
 }
 
@@ -382,11 +418,38 @@ mod tests {
             tiles: Tiles::Max(0),
             max_new_tokens: 64,
             min_new_tokens: 2,
+            gpu_lose_after: None,
         });
         let json = to_json(&r);
         assert!(json.contains(r#""type":"run""#), "{json}");
         assert!(json.contains(r#""tiles":"0""#), "{json}");
+        // The test hook is absent unless asked for.
+        assert!(!json.contains("gpu_lose_after"), "{json}");
         assert_eq!(from_json::<Request>(&json).unwrap(), r);
+    }
+
+    #[test]
+    fn a_lost_gpu_is_a_notice_naming_the_backend_that_carries_on() {
+        let e = Event::Notice {
+            run: 4,
+            backend: "wasm".into(),
+            text: "The GPU was lost; finished on the CPU.".into(),
+        };
+        let json = to_json(&e);
+        assert_eq!(
+            json,
+            r#"{"type":"notice","run":4,"backend":"wasm","text":"The GPU was lost; finished on the CPU."}"#
+        );
+        assert_eq!(from_json::<Event>(&json).unwrap(), e);
+    }
+
+    #[test]
+    fn a_bench_request_without_a_backend_is_the_cpus() {
+        let r: BenchRequest = from_json(
+            r#"{"size":"256m","dtype":"q8_0","prompt_tokens":8,"decode_tokens":4,"vision":false}"#,
+        )
+        .unwrap();
+        assert_eq!(r.backend, BackendChoice::Wasm);
     }
 
     #[test]

@@ -20,6 +20,14 @@ pub fn need_bytes(files_bytes: u64) -> u64 {
     2 * files_bytes + (files_bytes / 4).max(MIN_RUN_BYTES) + BASE_BYTES
 }
 
+/// [`need_bytes`] when the model also goes to the GPU: the worker copies the weight files
+/// for the upload before the CPU model takes them, and frees the copy once the weights are
+/// on the GPU, so for a moment it holds them a third time (the CPU model stays, as the
+/// fallback).
+pub fn need_bytes_with_gpu(files_bytes: u64) -> u64 {
+    need_bytes(files_bytes) + files_bytes
+}
+
 /// Whether that can ever fit a browser's WebAssembly (the worker then also asks the
 /// browser for it, which may still refuse on a small device).
 pub fn fits_wasm32(need: u64) -> bool {
@@ -52,6 +60,12 @@ mod tests {
         assert!(small < 1_000_000_000, "{}", human_bytes(small));
         let big = need_bytes(choice("2.2b-f16").unwrap().files_bytes());
         assert!(!fits_wasm32(big), "{}", human_bytes(big));
+    }
+
+    #[test]
+    fn the_gpus_copy_of_the_weights_is_counted() {
+        let files = default_choice().files_bytes();
+        assert_eq!(need_bytes_with_gpu(files), need_bytes(files) + files);
     }
 
     #[test]

@@ -35,10 +35,13 @@ pub enum Backend {
 }
 
 impl Backend {
-    /// What the page's `backend` element shows.
+    /// What the page's `backend` element shows: where runs go now (`wasm` once the GPU
+    /// was lost).
     pub fn name(&self) -> &'static str {
         match self {
             Self::Cpu(_) => "wasm",
+            #[cfg(target_arch = "wasm32")]
+            Self::Gpu { lost, .. } if lost.get() => "wasm",
             #[cfg(target_arch = "wasm32")]
             Self::Gpu { .. } => "webgpu",
         }

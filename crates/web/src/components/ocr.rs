@@ -178,6 +178,9 @@ fn AskPanel(ocr: Ocr) -> impl IntoView {
             <p class="ocr-status" role="status" data-testid="status" data-state=move || ocr.phase.get().as_str()>
                 {move || ocr.status.get()}
             </p>
+            <p class="ocr-run-notice" role="status" data-testid="notice" hidden=move || ocr.run_notice.with(Option::is_none)>
+                {move || ocr.run_notice.get()}
+            </p>
             <LoadProgressView ocr />
             <div class="ocr-error" role="alert" data-testid="error" hidden=move || ocr.error.with(Option::is_none)>
                 {move || ocr.error.get().map(|e| e.message)}
@@ -193,7 +196,11 @@ fn TilesChoice(ocr: Ocr) -> impl IntoView {
         let pick = ocr.model.get();
         let plan = ocr.picture.get().and_then(|p| p.plan);
         #[cfg(feature = "hydrate")]
-        let measured = crate::ocr::measured_ms_per_frame(&pick);
+        let backend = crate::ocr::expected_backend(&ocr);
+        #[cfg(not(feature = "hydrate"))]
+        let backend = String::from("wasm");
+        #[cfg(feature = "hydrate")]
+        let measured = crate::ocr::measured_ms_per_frame(&pick, &backend);
         #[cfg(not(feature = "hydrate"))]
         let measured = None;
         let frames = match (mode, plan) {
@@ -212,7 +219,7 @@ fn TilesChoice(ocr: Ocr) -> impl IntoView {
         } else {
             format!("{frames} images")
         };
-        let time = expected_ms(&pick, measured, frames)
+        let time = expected_ms(&pick, &backend, measured, frames)
             .map(|ms| format!(", {}", duration_text(ms)))
             .unwrap_or_default();
         Some(format!("{grid}{images}{time}"))

@@ -13,7 +13,8 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos::wasm_bindgen::{closure::Closure, JsCast, JsValue};
 use ocr_protocol::{
-    Event, Failure, FailureKind, ModelSource, OcrParams, Request, RunRequest, Scope, StopKind,
+    BackendChoice, Event, Failure, FailureKind, ModelSource, OcrParams, Request, RunRequest, Scope,
+    StopKind,
 };
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
@@ -51,6 +52,8 @@ pub struct Inner {
     stream: Option<MediaStream>,
     paste_listener: Option<Closure<dyn FnMut(web_sys::ClipboardEvent)>>,
     run_started: f64,
+    /// The link's test hook `gpu_lose_after=N`, passed on with every run.
+    gpu_lose_after: Option<u32>,
 }
 
 /// Download speed over a sliding window of about two seconds.
@@ -84,18 +87,41 @@ fn storage() -> Option<web_sys::Storage> {
     web_sys::window()?.local_storage().ok()?
 }
 
-/// What this device measured for one encoder frame of a model (ms), kept between visits.
-pub fn measured_ms_per_frame(pick: &ModelPick) -> Option<f64> {
-    let key = format!("ocr-ms-per-frame:{}", pick.label());
-    storage()?.get_item(&key).ok()??.parse().ok()
+/// What this device measured for one encoder frame of a model on a backend (`wasm` or
+/// `webgpu`: the GPU may be a hundred times faster), in ms, kept between visits.
+pub fn measured_ms_per_frame(pick: &ModelPick, backend: &str) -> Option<f64> {
+    storage()?
+        .get_item(&frames_key(pick, backend))
+        .ok()??
+        .parse()
+        .ok()
 }
 
-fn remember_ms_per_frame(pick: &ModelPick, ms: f64) {
+fn frames_key(pick: &ModelPick, backend: &str) -> String {
+    format!("ocr-ms-per-frame:{backend}:{}", pick.label())
+}
+
+fn remember_ms_per_frame(pick: &ModelPick, backend: &str, ms: f64) {
     if let Some(s) = storage() {
-        let _ = s.set_item(
-            &format!("ocr-ms-per-frame:{}", pick.label()),
-            &format!("{ms:.0}"),
-        );
+        let _ = s.set_item(&frames_key(pick, backend), &format!("{ms:.0}"));
+    }
+}
+
+/// Where `backend=auto` ran last time on this device.
+const AUTO_BACKEND_KEY: &str = "ocr-auto-backend";
+
+/// The backend the next run is expected on: the loaded model's, else the link's choice
+/// (`auto`: where it ran last time here, else the CPU). Reactive.
+pub fn expected_backend(ocr: &Ocr) -> String {
+    if let Some(b) = ocr.loaded.with(|l| l.as_ref().map(|i| i.backend.clone())) {
+        return b;
+    }
+    match ocr.backend.get() {
+        BackendChoice::Wasm => "wasm".into(),
+        BackendChoice::Webgpu => "webgpu".into(),
+        BackendChoice::Auto => storage()
+            .and_then(|s| s.get_item(AUTO_BACKEND_KEY).ok().flatten())
+            .unwrap_or_else(|| "wasm".into()),
     }
 }
 
@@ -215,6 +241,7 @@ impl Ocr {
         if p.kiosk {
             self.kiosk.set(true);
         }
+        self.with_inner(|i| i.gpu_lose_after = p.gpu_lose_after);
         let resolve = |u: &str| {
             Url::new_with_base(u, &href)
                 .map(|u| u.href())
@@ -331,6 +358,11 @@ impl Ocr {
                     s.load_ms = Some(info.load_ms);
                     s.from_cache = info.from_cache;
                 });
+                if self.backend.get_untracked() == BackendChoice::Auto {
+                    if let Some(s) = storage() {
+                        let _ = s.set_item(AUTO_BACKEND_KEY, &info.backend);
+                    }
+                }
                 self.progress.set(None);
                 self.loaded.set(Some(info));
                 // The picture's tiles, now with the model's own settings.
@@ -369,6 +401,16 @@ impl Ocr {
                     });
                 }
             }
+            Event::Notice { run, backend, text } if Some(run) == run_id => {
+                // The GPU was lost: the CPU runs on. Shown until the next run, never silent.
+                self.stats.update(|s| s.backend = Some(backend.clone()));
+                self.loaded.update(|l| {
+                    if let Some(info) = l {
+                        info.backend = backend;
+                    }
+                });
+                self.run_notice.set(Some(text));
+            }
             Event::Token { run, id, text } if Some(run) == run_id => {
                 if self.phase.get_untracked() != Phase::Stopped {
                     self.phase.set(Phase::Generating);
@@ -385,13 +427,18 @@ impl Ocr {
                     }
                 });
                 let t = &result.timings;
-                if t.frames > 0 && t.vision_ms > 0.0 && result.stop != StopKind::Stopped {
+                // A run that changed backends on the way says nothing of either's speed.
+                let changed = self.run_notice.with_untracked(Option::is_some);
+                if t.frames > 0 && t.vision_ms > 0.0 && result.stop != StopKind::Stopped && !changed
+                {
                     remember_ms_per_frame(
                         &self.model.get_untracked(),
+                        &result.backend,
                         t.vision_ms / t.frames as f64,
                     );
                 }
                 self.stats.update(|s| {
+                    s.backend = Some(result.backend.clone());
                     s.vision_ms = Some(t.vision_ms);
                     s.frames = t.frames;
                     s.first_token_ms = (t.first_token_ms > 0.0).then_some(t.first_token_ms);
@@ -509,6 +556,7 @@ impl Ocr {
         });
         self.loaded.set(None);
         self.memory.set(None);
+        self.run_notice.set(None);
         self.phase.set(Phase::Loading);
         self.status.set("Getting the model ready…".into());
         self.progress.set(Some(LoadProgress {
@@ -537,6 +585,7 @@ impl Ocr {
         });
         self.phase.set(Phase::Encoding);
         self.status.set("Looking at the picture…".into());
+        self.run_notice.set(None);
         self.stats.update(|s| {
             s.vision_ms = None;
             s.first_token_ms = None;
@@ -552,6 +601,7 @@ impl Ocr {
                 tiles: self.tiles.get_untracked().tiles(),
                 max_new_tokens: self.max_new_tokens.get_untracked(),
                 min_new_tokens: self.min_new_tokens.get_untracked(),
+                gpu_lose_after: self.with_inner(|i| i.gpu_lose_after).flatten(),
             }),
             Some(bytes),
             None,

@@ -218,6 +218,9 @@ pub struct Ocr {
     pub min_new_tokens: RwSignal<u32>,
     /// Problems with the link's parameters, shown above the form.
     pub notices: RwSignal<Vec<String>>,
+    /// What the worker said about the current run that changes it (the GPU was lost and
+    /// the CPU runs on), shown beside the status until the next run.
+    pub run_notice: RwSignal<Option<String>>,
     pub camera: RwSignal<bool>,
     /// Full screen, large type, camera loop (`/kiosk/`, or `kiosk=1` in the link).
     pub kiosk: RwSignal<bool>,
@@ -251,6 +254,7 @@ impl Ocr {
             max_new_tokens: RwSignal::new(DEFAULT_MAX_NEW_TOKENS),
             min_new_tokens: RwSignal::new(0),
             notices: RwSignal::new(Vec::new()),
+            run_notice: RwSignal::new(None),
             camera: RwSignal::new(false),
             kiosk: RwSignal::new(mode == Mode::Kiosk),
             looping: RwSignal::new(false),
@@ -379,14 +383,21 @@ pub fn menu() -> impl Iterator<Item = (&'static str, String)> {
     MODELS.iter().map(|m| (m.id, m.label()))
 }
 
-/// Expected encode time of `frames` for the picked model (the menu's estimate; the page
-/// replaces it with what this device measured once a picture has run).
+/// Expected encode time of `frames` for the picked model on `backend` (the menu's
+/// estimate, which is the CPU's; the page replaces it with what this device measured on
+/// that backend once a picture has run). None on WebGPU before a measurement: GPUs differ
+/// too much to guess.
 pub fn expected_ms(
     pick: &ModelPick,
+    backend: &str,
     measured_ms_per_frame: Option<f64>,
     frames: u32,
 ) -> Option<f64> {
-    let per = measured_ms_per_frame.or_else(|| pick.choice().map(|m| m.est_ms_per_frame as f64))?;
+    let per = match measured_ms_per_frame {
+        Some(ms) => ms,
+        None if backend == "wasm" => pick.choice()?.est_ms_per_frame as f64,
+        None => return None,
+    };
     Some(per * frames as f64)
 }
 
@@ -444,6 +455,17 @@ mod tests {
     }
 
     #[test]
+    fn the_time_estimate_is_per_backend() {
+        let pick = ModelPick::Menu("256m-q8_0");
+        let menu = pick.choice().unwrap().est_ms_per_frame as f64;
+        assert_eq!(expected_ms(&pick, "wasm", None, 2), Some(2.0 * menu));
+        assert_eq!(expected_ms(&pick, "wasm", Some(100.0), 3), Some(300.0));
+        // The menu's estimate is the CPU's: no guess for a GPU not yet measured.
+        assert_eq!(expected_ms(&pick, "webgpu", None, 1), None);
+        assert_eq!(expected_ms(&pick, "webgpu", Some(40.0), 2), Some(80.0));
+    }
+
+    #[test]
     fn tiles_choices_map_to_the_contracts_values() {
         assert_eq!(TilesMode::Fast.tiles(), Tiles::Max(0));
         assert_eq!(TilesMode::Full.tiles(), Tiles::All);
@@ -460,7 +482,7 @@ mod tests {
 }
 
 #[cfg(feature = "hydrate")]
-pub use browser::measured_ms_per_frame;
+pub use browser::{expected_backend, measured_ms_per_frame};
 
 /// Pre-rendering: the same methods, doing nothing (no browser, no worker).
 #[cfg(not(feature = "hydrate"))]

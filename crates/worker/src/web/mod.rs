@@ -312,8 +312,36 @@ fn wasm_memory_bytes() -> u64 {
 
 /// Says what the model needs, refuses what cannot fit, and asks the browser for the
 /// memory now, so a device that cannot give it is told before anything is downloaded.
-fn check_memory(load: u32, files_bytes: u64) -> Result<(), Failure> {
-    let need = memory::need_bytes(files_bytes);
+///
+/// `gpu`: the backend asked for, when a GPU device is open: the model then also goes to
+/// the GPU, and a copy of the files is held for the upload. `Ok(false)`: with `auto`, only
+/// the CPU path fits, and the load should not try the GPU.
+fn check_memory(load: u32, files_bytes: u64, gpu: Option<BackendChoice>) -> Result<bool, Failure> {
+    if let Some(choice) = gpu {
+        match reserve(load, files_bytes, memory::need_bytes_with_gpu(files_bytes)) {
+            Ok(()) => return Ok(true),
+            Err(f) if choice == BackendChoice::Auto => {
+                gpu::note(&format!(
+                    "backend=auto runs on the CPU: no memory for the GPU's copy of the weights ({})",
+                    f.message
+                ));
+            }
+            Err(f) => {
+                return Err(Failure::new(
+                    f.kind,
+                    format!(
+                        "{} (On WebGPU the weights are held a second time while they go to the GPU: backend=wasm needs less.)",
+                        f.message
+                    ),
+                ))
+            }
+        }
+    }
+    reserve(load, files_bytes, memory::need_bytes(files_bytes)).map(|()| false)
+}
+
+/// Tells the page that `need` bytes are needed, and asks the browser for them.
+fn reserve(load: u32, files_bytes: u64, need: u64) -> Result<(), Failure> {
     post(&Event::Memory {
         load,
         files_bytes,
@@ -373,7 +401,8 @@ async fn load_model(
     STATE.with(|s| s.borrow_mut().backend = None);
     let t0 = now();
     // The device first: with backend=webgpu and no WebGPU, nothing is downloaded.
-    let device = gpu::open(backend).await?;
+    let mut device = gpu::open(backend).await?;
+    let gpu_asked = device.as_ref().map(|_| backend);
     let label = source.label();
     let is_picked = matches!(source, ModelSource::Picked { .. });
     let cache = if is_picked {
@@ -399,7 +428,10 @@ async fn load_model(
         ModelSource::Gguf { model, mmproj } => {
             let sizes = (ctx.size_of(model).await, ctx.size_of(mmproj).await);
             if let (Some(a), Some(b)) = sizes {
-                check_memory(load, a + b)?;
+                if !check_memory(load, a + b, gpu_asked)? {
+                    // `auto` without memory for the GPU's copy of the weights: the CPU alone.
+                    device = None;
+                }
             }
             let mut files = Files::new();
             let base = folder_of(&model.url);
@@ -470,7 +502,10 @@ async fn load_model(
                 };
             }
             if let Some(t) = total {
-                check_memory(load, t)?;
+                if !check_memory(load, t, gpu_asked)? {
+                    // `auto` without memory for the GPU's copy of the weights: the CPU alone.
+                    device = None;
+                }
             }
             for s in &shards {
                 let bytes = ctx.get(&at(s), false).await?.unwrap_or_default();
@@ -481,7 +516,10 @@ async fn load_model(
         }
         ModelSource::Picked { .. } => {
             let total: f64 = picked.iter().map(|f| f.size()).sum();
-            check_memory(load, total as u64)?;
+            if !check_memory(load, total as u64, gpu_asked)? {
+                // `auto` without memory for the GPU's copy of the weights: the CPU alone.
+                device = None;
+            }
             let mut files = Files::new();
             for f in &picked {
                 let bytes = read_file(&ctx, f).await?;
@@ -628,13 +666,43 @@ async fn run(req: RunRequest, image: Option<Vec<u8>>, stop: Rc<Cell<bool>>) -> R
     // The GPU model, unless this backend is the CPU or its device was lost.
     let mut on_gpu = match &*backend {
         Backend::Gpu { model, lost, .. } if !lost.get() => Some((&**model, lost)),
-        _ => None,
+        Backend::Gpu { .. } => {
+            notice(
+                req.run,
+                "The GPU was lost in an earlier run: this one runs on the CPU.",
+            );
+            None
+        }
+        Backend::Cpu(_) => None,
     };
+    // A device lost while the worker was idle (the browser reclaimed it) is seen here,
+    // before any work is given to it.
+    if let Some((model, lost)) = on_gpu {
+        match model.gpu().check() {
+            Ok(()) => {}
+            Err(e) if e.wants_cpu_fallback() => {
+                lose_gpu(
+                    req.run,
+                    lost,
+                    &e,
+                    "The GPU was lost since the last run: this run and the next ones run on the CPU.",
+                );
+                on_gpu = None;
+            }
+            // An error left over from earlier work; the run finds out whether it matters.
+            Err(e) => gpu::note(&format!("an earlier GPU error: {e}")),
+        }
+    }
     let mut prepared = engine::prepare(loaded, &req.prompt, image.as_deref(), req.tiles)?;
     drop(image);
     let preprocess_ms = now() - t0;
     let frames = prepared.frames;
-    let done = |ids: Vec<u32>, text: String, stop: StopKind, timings: Timings, prompt: &[u32]| {
+    let done = |ids: Vec<u32>,
+                text: String,
+                stop: StopKind,
+                timings: Timings,
+                prompt: &[u32],
+                on: &str| {
         post(&Event::Done {
             run: req.run,
             result: RunResult {
@@ -642,17 +710,19 @@ async fn run(req: RunRequest, image: Option<Vec<u8>>, stop: Rc<Cell<bool>>) -> R
                 generated_ids: ids,
                 text,
                 stop,
+                backend: on.to_string(),
                 timings,
             },
         })
     };
-    let stopped = |timings: Timings, prompt: &[u32]| {
+    let stopped = |timings: Timings, prompt: &[u32], on: &str| {
         done(
             Vec::new(),
             String::new(),
             StopKind::Stopped,
             timings,
             prompt,
+            on,
         )
     };
     let mut timings = Timings {
@@ -673,66 +743,99 @@ async fn run(req: RunRequest, image: Option<Vec<u8>>, stop: Rc<Cell<bool>>) -> R
         yield_now().await;
         if stop.get() {
             timings.vision_ms = now() - tv;
-            stopped(timings, &prepared.prompt_ids);
+            stopped(timings, &prepared.prompt_ids, WEBGPU);
             return Ok(());
         }
         match gpu::encode(model, &prepared).await {
             Ok(f) => gpu_features = f,
             Err(e) if e.wants_cpu_fallback() => {
-                gpu::note(&format!(
-                    "the GPU failed ({e}); the CPU encodes the picture and runs on"
-                ));
-                lost.set(true);
+                lose_gpu(
+                    req.run,
+                    lost,
+                    &e,
+                    "The GPU was lost while looking at the picture: the CPU finishes this run (and runs the next ones).",
+                );
                 on_gpu = None;
             }
             Err(e) => return Err(gpu::failure("the vision encoder on the GPU", e)),
         }
     }
-    if on_gpu.is_none() {
-        encode_on_cpu(req.run, loaded, &mut prepared, &stop).await?;
-        if stop.get() {
-            timings.vision_ms = now() - tv;
-            stopped(timings, &prepared.prompt_ids);
-            return Ok(());
-        }
-    }
     timings.vision_ms = now() - tv;
-    yield_now().await;
-    if stop.get() {
-        stopped(timings, &prepared.prompt_ids);
-        return Ok(());
-    }
-    let tp = now();
+    let mut tp = now();
     let params = engine::params(loaded, req.max_new_tokens, req.min_new_tokens);
-    let mut turn = match on_gpu {
-        Some((model, _)) => {
-            gpu::Turn::start_gpu(model, params, &prepared.prompt_ids, gpu_features.as_ref())
-                .map_err(|e| gpu::failure("the prompt on the GPU", e))?
+    // The prompt on the GPU (submitted: a lost device shows here or at the first token).
+    let mut turn = None;
+    if let Some((model, lost)) = on_gpu {
+        match gpu::Turn::start_gpu(model, params, &prepared.prompt_ids, gpu_features.as_ref()) {
+            Ok(t) => turn = Some(t),
+            Err(e) if e.wants_cpu_fallback() => {
+                lose_gpu(
+                    req.run,
+                    lost,
+                    &e,
+                    "The GPU was lost while reading the prompt: the CPU finishes this run (and runs the next ones).",
+                );
+                on_gpu = None;
+            }
+            Err(e) => return Err(gpu::failure("the prompt on the GPU", e)),
         }
-        None => gpu::Turn::Cpu(engine::start(
-            loaded,
-            &prepared,
-            req.max_new_tokens,
-            req.min_new_tokens,
-        )?),
+    }
+    let mut turn = match turn {
+        Some(t) => t,
+        None => {
+            let tv = now();
+            encode_on_cpu(req.run, loaded, &mut prepared, &stop).await?;
+            timings.vision_ms += now() - tv;
+            if stop.get() {
+                stopped(timings, &prepared.prompt_ids, WASM);
+                return Ok(());
+            }
+            yield_now().await;
+            if stop.get() {
+                stopped(timings, &prepared.prompt_ids, WASM);
+                return Ok(());
+            }
+            tp = now();
+            gpu::Turn::Cpu(engine::start(
+                loaded,
+                &prepared,
+                req.max_new_tokens,
+                req.min_new_tokens,
+            )?)
+        }
     };
     timings.prefill_ms = now() - tp;
     let mut decode_ms = 0.0;
     let mut steps = 0u32;
     loop {
+        // The test hook (`gpu_lose_after=N`): a real loss, as a driver reset would make.
+        if let (gpu::Turn::Gpu(s), Some((model, _)), Some(n)) = (&turn, on_gpu, req.gpu_lose_after)
+        {
+            if s.generated().len() >= n as usize {
+                gpu::note(&format!(
+                    "gpu_lose_after={n}: destroying the GPU device (a test of the fallback)"
+                ));
+                model.gpu().destroy();
+            }
+        }
         let t = now();
         let next = match &mut turn {
             gpu::Turn::Cpu(s) => engine::next_token(s)?,
             gpu::Turn::Gpu(s) => match s.next_token().await {
                 Ok(next) => next,
                 Err(e) if e.wants_cpu_fallback() => {
-                    gpu::note(&format!(
-                        "the GPU failed after {} tokens ({e}); the CPU carries on with this run",
-                        s.generated().len()
-                    ));
                     if let Some((_, lost)) = on_gpu {
-                        lost.set(true);
+                        lose_gpu(
+                            req.run,
+                            lost,
+                            &e,
+                            &format!(
+                                "The GPU was lost after {} tokens: the CPU finishes this run (and runs the next ones).",
+                                s.generated().len()
+                            ),
+                        );
                     }
+                    on_gpu = None;
                     // The CPU needs its own image features: the frames again, on the CPU.
                     encode_on_cpu(req.run, loaded, &mut prepared, &stop).await?;
                     if stop.get() {
@@ -780,8 +883,33 @@ async fn run(req: RunRequest, image: Option<Vec<u8>>, stop: Rc<Cell<bool>>) -> R
     let ids = turn.generated().to_vec();
     let text = engine::text(loaded, &ids)?;
     let kind = engine::stop_kind(turn.stop_reason());
-    done(ids, text, kind, timings, &prepared.prompt_ids);
+    let on = match &turn {
+        gpu::Turn::Gpu(_) => WEBGPU,
+        gpu::Turn::Cpu(_) => WASM,
+    };
+    done(ids, text, kind, timings, &prepared.prompt_ids, on);
     Ok(())
+}
+
+/// What the page's `backend` element shows for each path.
+const WASM: &str = "wasm";
+const WEBGPU: &str = "webgpu";
+
+/// Tells the page something about run `run` that it must show (the CPU runs it).
+fn notice(run: u32, text: &str) {
+    post(&Event::Notice {
+        run,
+        backend: WASM.to_string(),
+        text: text.to_string(),
+    });
+}
+
+/// The GPU is gone: later runs go to the CPU, and the page and the console say so (`text`
+/// for people, the error for the console).
+fn lose_gpu(run: u32, lost: &Cell<bool>, e: &smolvlm_gpu::Error, text: &str) {
+    gpu::note(&format!("{text} ({e})"));
+    lost.set(true);
+    notice(run, text);
 }
 
 /// Encodes the picture's frames on the CPU one by one (those not encoded yet), telling the
@@ -839,6 +967,9 @@ fn bench(req: &BenchRequest) -> Result<BenchReport, Failure> {
     Ok(BenchReport {
         size: req.size.clone(),
         dtype: dtype.name().to_string(),
+        backend: "wasm".into(),
+        adapter: None,
+        software_adapter: None,
         load_ms: r.load_ms,
         prefill_tokens_per_s: r.prefill_tokens_per_s,
         decode_tokens_per_s: r.decode_tokens_per_s,
