@@ -73,9 +73,44 @@ for (const c of cases) {
     expect(tokenIds(await output.getAttribute('data-token-ids'))).toEqual(c.cli.generated_ids);
     await expect(output).toHaveText(c.cli.text);
     await expect(page.getByTestId('error')).toBeHidden();
+    await expect(page.getByTestId('notice')).toBeHidden();
     expect(errors).toEqual([]);
   });
 }
+
+// `gpu_lose_after=N` is the page's test hook: the worker calls `GPUDevice.destroy()` once N
+// tokens exist, a real loss as WebGPU's own tests make one. The picture is tiled, so the
+// CPU must encode every frame again before it carries on from the GPU's tokens.
+test('a GPU lost in the middle of a run: the CPU finishes it with the same tokens, the page says so, and the next run works', async ({
+  page,
+}) => {
+  const c = cases.find((x) => x.query.includes('tiles=all')) ?? cases[0];
+  const lostAfter = 4;
+  expect(c.cli.generated_ids.length).toBeGreaterThan(lostAfter);
+  const errors = collectErrors(page);
+  await openOcr(page, `${withBackend(c, 'webgpu')}&gpu_lose_after=${lostAfter}`);
+  await requireWebgpu(page);
+  await runOn(page, c.image);
+
+  const output = page.getByTestId('output');
+  const notice = page.getByTestId('notice');
+  expect(tokenIds(await output.getAttribute('data-token-ids'))).toEqual(c.cli.generated_ids);
+  await expect(output).toHaveText(c.cli.text);
+  await expect(page.getByTestId('backend')).toHaveText('wasm');
+  await expect(notice).toBeVisible();
+  await expect(notice).toContainText(`The GPU was lost after ${lostAfter} tokens`);
+  await expect(notice).toContainText('CPU');
+  await expect(page.getByTestId('error')).toBeHidden();
+
+  // The next run goes to the CPU at once, and says why.
+  await runOn(page, c.image);
+  expect(tokenIds(await output.getAttribute('data-token-ids'))).toEqual(c.cli.generated_ids);
+  await expect(output).toHaveText(c.cli.text);
+  await expect(page.getByTestId('backend')).toHaveText('wasm');
+  await expect(notice).toContainText('The GPU was lost in an earlier run');
+  await expect(page.getByTestId('error')).toBeHidden();
+  expect(errors).toEqual([]);
+});
 
 test('backend=auto never takes the software adapter: it runs on the CPU', async ({ page }) => {
   const c = cases[0];
