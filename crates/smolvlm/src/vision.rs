@@ -262,7 +262,7 @@ impl VisionAttention {
             Some(m) => scores.broadcast_add(m)?,
             None => scores,
         };
-        let probs = candle_nn::ops::softmax_last_dim(&scores)?;
+        let probs = crate::tensor_ops::softmax_last_dim(&scores)?;
         let out = probs.matmul(&v)?.transpose(1, 2)?.reshape((b, l, d))?;
         self.out_proj.forward(&out)
     }
@@ -285,7 +285,11 @@ impl VisionMlp {
     }
 
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let h = self.act.forward(&self.fc1.forward(x)?)?;
+        let h = self.fc1.forward(x)?;
+        let h = match self.act {
+            Activation::GeluPytorchTanh => crate::tensor_ops::gelu_tanh(&h)?,
+            act => act.forward(&h)?,
+        };
         self.fc2.forward(&h)
     }
 }
