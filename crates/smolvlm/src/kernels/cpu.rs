@@ -9,6 +9,10 @@ pub enum Isa {
     Scalar,
     /// x86_64 with AVX2, FMA and F16C, detected at run time.
     Avx2,
+    /// [`Isa::Avx2`] plus AVX512-VNNI on 256-bit vectors (`vpdpbusd`: four 8-bit products
+    /// summed into each i32 lane in one instruction, no i16 saturation), detected at run
+    /// time: the AVX2 kernels, with the 32-element block formats' dot products in VNNI.
+    Avx512Vnni,
     /// wasm32 with SIMD128 (a compile-time feature: the whole module is built with it).
     Simd128,
 }
@@ -18,13 +22,34 @@ impl Isa {
         match self {
             Self::Scalar => "scalar",
             Self::Avx2 => "avx2",
+            Self::Avx512Vnni => "avx512vnni",
             Self::Simd128 => "simd128",
         }
     }
+
+    /// Whether this family runs the AVX2 kernels (and the AVX2 builds of the small ops).
+    pub fn has_avx2(self) -> bool {
+        matches!(self, Self::Avx2 | Self::Avx512Vnni)
+    }
+
+    /// Every family this machine runs, the portable one first (tests compare each with it).
+    pub fn available() -> Vec<Isa> {
+        let mut all = vec![Isa::Scalar];
+        #[cfg(target_arch = "x86_64")]
+        if super::x86::available() {
+            all.push(Isa::Avx2);
+            if super::x86::vnni_available() {
+                all.push(Isa::Avx512Vnni);
+            }
+        }
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        all.push(Isa::Simd128);
+        all
+    }
 }
 
-/// The best kernel family this machine runs. `SMOLVLM_KERNELS=scalar` forces the portable
-/// one natively (for comparisons).
+/// The best kernel family this machine runs. `SMOLVLM_KERNELS=scalar` (or `avx2`) forces
+/// that family natively, for comparisons.
 pub fn isa() -> Isa {
     static ISA: OnceLock<Isa> = OnceLock::new();
     *ISA.get_or_init(detect)
@@ -32,12 +57,18 @@ pub fn isa() -> Isa {
 
 fn detect() -> Isa {
     #[cfg(not(target_arch = "wasm32"))]
-    if std::env::var("SMOLVLM_KERNELS").as_deref() == Ok("scalar") {
-        return Isa::Scalar;
+    if let Ok(forced) = std::env::var("SMOLVLM_KERNELS") {
+        if let Some(isa) = Isa::available().into_iter().find(|i| i.name() == forced) {
+            return isa;
+        }
     }
     #[cfg(target_arch = "x86_64")]
     if super::x86::available() {
-        return Isa::Avx2;
+        return if super::x86::vnni_available() {
+            Isa::Avx512Vnni
+        } else {
+            Isa::Avx2
+        };
     }
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     return Isa::Simd128;

@@ -340,6 +340,19 @@ macro_rules! plan {
 fn plan(isa: Isa, ty: WeightType, t: usize) -> Option<Plan> {
     match isa {
         #[cfg(target_arch = "x86_64")]
+        Isa::Avx512Vnni => {
+            use super::x86;
+            Some(match (ty, t > 1) {
+                (WeightType::Q8_0, false) => plan!(x86::q8_0_vnni, 4, 1),
+                (WeightType::Q8_0, true) => plan!(x86::q8_0_vnni, 4, 6),
+                (WeightType::Q4_0, false) => plan!(x86::q4_0_vnni, 4, 1),
+                (WeightType::Q4_0, true) => plan!(x86::q4_0_vnni, 4, 4),
+                (WeightType::Q5_0, false) => plan!(x86::q5_0_vnni, 4, 1),
+                (WeightType::Q5_0, true) => plan!(x86::q5_0_vnni, 4, 4),
+                _ => return plan(Isa::Avx2, ty, t),
+            })
+        }
+        #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => {
             use super::x86;
             Some(match (ty, t > 1) {

@@ -5,8 +5,9 @@
 //! Pure Rust over byte and f32 slices, no candle types: the model code hands slices in.
 //! Weights keep ggml's block layouts (see [`formats`]); activations are quantized once per
 //! matmul to 8-bit blocks and multiplied with integer dot products, as llama.cpp does.
-//! Three kernel families, all tested against the scalar one: AVX2/FMA/F16C on x86_64
-//! (detected at run time), SIMD128 on wasm32 (compile time), and portable Rust.
+//! Kernel families, all tested against the scalar one: AVX2/FMA/F16C on x86_64 (detected
+//! at run time), the same with AVX512-VNNI dot products for the 32-element block formats
+//! where the CPU has them, SIMD128 on wasm32 (compile time), and portable Rust.
 //!
 //! Why our own: candle 0.11's CPU quantized matmul reaches about half of llama.cpp's
 //! decode speed on this model (DESIGN.md), its f16 path dequantizes whole weights to f32,

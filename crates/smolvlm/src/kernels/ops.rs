@@ -17,7 +17,7 @@ macro_rules! multiversion {
                 unsafe fn avx2($($arg: $ty),*) $(-> $ret)? {
                     generic($($arg),*)
                 }
-                if $crate::kernels::cpu::isa() == $crate::kernels::cpu::Isa::Avx2 {
+                if $crate::kernels::cpu::isa().has_avx2() {
                     // SAFETY: isa() checked that this CPU has AVX2 and FMA.
                     return unsafe { avx2($($arg),*) };
                 }

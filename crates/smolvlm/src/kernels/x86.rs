@@ -161,6 +161,93 @@ pub unsafe fn q5_0<const R: usize, const T: usize>(a: &Args, r0: usize, t0: usiz
     block32::<R, T, 2>(a, r0, t0)
 }
 
+/// [`block32`] with AVX512-VNNI's `vpdpbusd` (unsigned × signed bytes, four products
+/// summed into each i32 lane, exactly). One operand must be unsigned:
+/// - Q8_0: the activations, as x + 128 (they stay within ±127); the excess, 128 times
+///   each lane's sum of weights, is subtracted by starting that row's sums at its negative.
+/// - Q4_0 / Q5_0: the weights' unsigned codes (w + 8, w + 16); the excess, 8 or 16 times
+///   each lane's sum of activations, is the starting value of that token's sums.
+///
+/// So a (row, token) pair costs one `vpdpbusd`, a conversion and an FMA per block, against
+/// `sign`, `maddubs`, `madd`, conversion and FMA in [`block32`].
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c,avx512vnni,avx512vl")]
+unsafe fn block32_vnni<const R: usize, const T: usize, const KIND: u8>(
+    a: &Args,
+    r0: usize,
+    t0: usize,
+) {
+    let nb = a.cols / 32;
+    let bb = match KIND {
+        0 => 34,
+        1 => 18,
+        _ => 22,
+    };
+    let zero = _mm256_setzero_si256();
+    let mut acc = [[_mm256_setzero_ps(); T]; R];
+    for b in 0..nb {
+        // Per token: its bytes in the form `vpdpbusd` takes, and (Q4_0/Q5_0) its start.
+        let mut xv = [zero; T];
+        let mut start_t = [zero; T];
+        let mut dx = [0f32; T];
+        for t in 0..T {
+            let tok = t0 + t;
+            let x = load(a.xq.add(tok * a.cols + b * 32) as *const u8);
+            dx[t] = *a.xd.add(tok * nb + b);
+            if KIND == 0 {
+                xv[t] = _mm256_xor_si256(x, _mm256_set1_epi8(-128));
+            } else {
+                xv[t] = x;
+                let offset = _mm256_set1_epi8(if KIND == 1 { 8 } else { 16 });
+                start_t[t] = _mm256_sub_epi32(zero, _mm256_dpbusd_epi32(zero, offset, x));
+            }
+        }
+        for r in 0..R {
+            let blk = a.w.add((r0 + r) * a.row_bytes + b * bb);
+            prefetch_next_tile::<R, T>(a, blk, bb);
+            let dw = f16_at(blk);
+            let w = match KIND {
+                0 => load(blk.add(2)),
+                1 => nibbles32(blk.add(2)),
+                _ => {
+                    let hi = _mm256_and_si256(bits32(blk.add(2)), _mm256_set1_epi8(16));
+                    _mm256_or_si256(nibbles32(blk.add(6)), hi)
+                }
+            };
+            let start_r = if KIND == 0 {
+                _mm256_sub_epi32(zero, _mm256_dpbusd_epi32(zero, _mm256_set1_epi8(-128), w))
+            } else {
+                zero
+            };
+            for t in 0..T {
+                let s = if KIND == 0 {
+                    _mm256_dpbusd_epi32(start_r, xv[t], w)
+                } else {
+                    _mm256_dpbusd_epi32(start_t[t], w, xv[t])
+                };
+                acc[r][t] =
+                    _mm256_fmadd_ps(_mm256_set1_ps(dw * dx[t]), _mm256_cvtepi32_ps(s), acc[r][t]);
+            }
+        }
+    }
+    store(a, r0, t0, &acc);
+}
+
+#[target_feature(enable = "avx2,fma,f16c,avx512vnni,avx512vl")]
+pub unsafe fn q8_0_vnni<const R: usize, const T: usize>(a: &Args, r0: usize, t0: usize) {
+    block32_vnni::<R, T, 0>(a, r0, t0)
+}
+
+#[target_feature(enable = "avx2,fma,f16c,avx512vnni,avx512vl")]
+pub unsafe fn q4_0_vnni<const R: usize, const T: usize>(a: &Args, r0: usize, t0: usize) {
+    block32_vnni::<R, T, 1>(a, r0, t0)
+}
+
+#[target_feature(enable = "avx2,fma,f16c,avx512vnni,avx512vl")]
+pub unsafe fn q5_0_vnni<const R: usize, const T: usize>(a: &Args, r0: usize, t0: usize) {
+    block32_vnni::<R, T, 2>(a, r0, t0)
+}
+
 /// Shuffle masks that broadcast 16-bit lane `k` of a 128-bit half to all 8 lanes.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
@@ -378,4 +465,9 @@ pub fn available() -> bool {
     is_x86_feature_detected!("avx2")
         && is_x86_feature_detected!("fma")
         && is_x86_feature_detected!("f16c")
+}
+
+/// `true` when this CPU also runs the `_vnni` kernels.
+pub fn vnni_available() -> bool {
+    available() && is_x86_feature_detected!("avx512vnni") && is_x86_feature_detected!("avx512vl")
 }
