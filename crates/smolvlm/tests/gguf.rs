@@ -7,10 +7,10 @@ mod gguf_support;
 mod model_support;
 
 use gguf_support::*;
-use model_support::{floats, ids, max_abs_diff};
+use model_support::{floats, ids, max_abs_diff, model_cases};
 use serde_json::Value;
 use smolvlm::config::Config;
-use smolvlm::gguf::{GgufModel, GgufPair, GgufPairBytes};
+use smolvlm::gguf::{quantize_checkpoint, GgufModel, GgufPair, GgufPairBytes, QuantType};
 use smolvlm::processor::ImageProcessorConfig;
 use smolvlm::tokenizer::Tokenizer;
 
@@ -250,16 +250,36 @@ fn f16_pairs_stay_within_f16_rounding() {
     }
 }
 
-/// Quantized pairs: last-position logits within `bound` of the largest |f32 logit|
-/// (the issue's 2% for Q8_0, 10% for Q4_0 / Q4_K), greedy agreement reported.
-fn within(label: &str, m: &GgufModel, bound: f32) {
+/// `smolvlm quantize`'s pair of the tiny-trained fixture: a checkpoint whose weights were
+/// trained (next-token prediction on the fixtures' corpus, images included), not drawn at
+/// random (tests/fixtures/README.md).
+fn trained_pair(ty: &str) -> GgufPairBytes {
+    quantize_checkpoint(checkpoint("tiny-trained"), QuantType::parse(ty).unwrap())
+        .unwrap_or_else(|e| panic!("quantize tiny-trained {ty}: {e}"))
+}
+
+fn trained(ty: &str) -> GgufModel {
+    let p = trained_pair(ty);
+    load(p.text, p.mmproj)
+}
+
+/// Each case's last-position logit error as a fraction of its largest |f32 logit|, and the
+/// greedy ids that agree (up to each case's first divergence) out of all.
+fn logit_errors(
+    label: &str,
+    m: &GgufModel,
+    cases: &[(String, Value)],
+) -> (Vec<(String, f32)>, usize, usize) {
     let (mut agree, mut total) = (0usize, 0usize);
     let mut errors = Vec::new();
-    for (name, case) in split_cases() {
-        let out = run_case(m, &case);
+    for (name, case) in cases {
+        let out = run_case(m, case);
         assert_eq!(out.prompt_ids, ids(&case["prompt_ids"]), "{label} {name}");
         let want = floats(&case["logits_last"]["values"]);
-        errors.push((name, max_abs_diff(&out.logits, &want) / max_abs(&want)));
+        errors.push((
+            name.clone(),
+            max_abs_diff(&out.logits, &want) / max_abs(&want),
+        ));
         if let Some(greedy) = out.greedy {
             let want = ids(&case["generation"]["generated_ids"]);
             // Agreement up to the first divergence (after it the contexts differ).
@@ -273,6 +293,13 @@ fn within(label: &str, m: &GgufModel, bound: f32) {
          (counting up to each case's first divergence)",
         worst * 100.0
     );
+    (errors, agree, total)
+}
+
+/// Quantized pairs: last-position logits within `bound` of the largest |f32 logit|
+/// (the issue's 2% for Q8_0, 10% for Q4_0 / Q4_K), greedy agreement reported.
+fn within(label: &str, m: &GgufModel, cases: &[(String, Value)], bound: f32) {
+    let (errors, _, _) = logit_errors(label, m, cases);
     for (name, rel) in errors {
         assert!(
             rel <= bound,
@@ -284,25 +311,57 @@ fn within(label: &str, m: &GgufModel, bound: f32) {
 
 #[test]
 fn q8_0_pairs_stay_within_2_percent() {
-    within("llama.cpp Q8_0", &llama_cpp_pair("Q8_0"), 0.02);
-    within("our Q8_0", &ours("q8_0"), 0.02);
+    let (split, trained_cases) = (split_cases(), model_cases("tiny-trained"));
+    within("llama.cpp Q8_0", &llama_cpp_pair("Q8_0"), &split, 0.02);
+    within("our Q8_0", &ours("q8_0"), &split, 0.02);
+    within(
+        "our Q8_0 (tiny-trained)",
+        &trained("q8_0"),
+        &trained_cases,
+        0.02,
+    );
 }
 
 #[test]
 fn q4_k_m_pair_stays_within_10_percent() {
-    within("our Q4_K_M", &ours("q4_k"), 0.10);
+    within("our Q4_K_M", &ours("q4_k"), &split_cases(), 0.10);
+    within(
+        "our Q4_K_M (tiny-trained)",
+        &trained("q4_k"),
+        &model_cases("tiny-trained"),
+        0.10,
+    );
 }
 
-/// Fails on these fixtures, and not for a bug we could find: the Q4_0 pair is 12% to 28%
-/// of the largest logit away from transformers (the text model alone, vision at F32: 12% to
-/// 18%), and computing in f32 with its dequantized weights gives the same errors (see
-/// `q4_0_pair_computes_what_its_weights_say`), so it is the 4-bit rounding of this
-/// random 32-wide model's weights itself. The fix belongs to the fixtures (a seed whose
-/// model is no more sensitive to Q4_0 than a trained one), as for the greedy margins.
+/// The issue's 10% for Q4_0 is a bound for trained checkpoints, so it is held on
+/// tiny-trained (on the random tiny-split it is only reported: a random 32-wide model has
+/// no dominant logit, and the 4-bit rounding of its weights alone moves its logits 11% to
+/// 27% of the largest, in transformers as here).
+///
+/// Still fails, and not for a bug we could find: the Q4_0 pair of tiny-trained is 7% to
+/// 21% of the largest logit away from transformers (palette_tiles1 15%, text_only 21%),
+/// and transformers on the same weights rounded to Q4_0 by gguf-py (f32) gives the same
+/// (7.0% to 21.6%); `q4_0_pairs_compute_what_their_weights_say` shows the runtime adds
+/// only the 8-bit rounding of activations (1.6%). So it is the 4-bit rounding of a 64-wide
+/// model's weights itself: each embedding row is two Q4_0 blocks, whose ~8% rounding
+/// noise goes straight into the residual stream (embedding table alone: 10% on
+/// text_only). Six trainings of this recipe (widths 64 and 128, other seeds, with and
+/// without weight decay) gave worst cases from 8.8% to 21.6%; none was picked to pass.
+/// Q8_0 (within 2%) and Q4_K_M (within 10%) hold on tiny-trained with room to spare.
 #[test]
-#[ignore = "Q4_0 rounding of the random fixture weights alone moves the logits 12-28% (see doc)"]
+#[ignore = "Q4_0 rounding of the tiny fixtures' weights alone moves the logits past 10%, trained or random (see doc)"]
 fn q4_0_pair_stays_within_10_percent() {
-    within("our Q4_0", &ours("q4_0"), 0.10);
+    logit_errors(
+        "our Q4_0 (random tiny-split, not bounded)",
+        &ours("q4_0"),
+        &split_cases(),
+    );
+    within(
+        "our Q4_0 (tiny-trained)",
+        &trained("q4_0"),
+        &model_cases("tiny-trained"),
+        0.10,
+    );
 }
 
 /// A pair's model as stored, and on the same weights dequantized to f32.
@@ -330,23 +389,29 @@ fn within_activation_rounding(what: &str, got: &[f32], want: &[f32]) -> f32 {
     rel
 }
 
-/// The Q4_0 pair's runtime adds nothing to its weights' rounding beyond the 8-bit
+/// The Q4_0 pairs' runtime adds nothing to their weights' rounding beyond the 8-bit
 /// rounding of activations that candle's (and llama.cpp's) Q4_0 matmul does, which the
 /// issue bounds by 2% for Q8_0 weights: the model from the file and the model from its
-/// dequantized weights computed in f32 agree within that.
+/// dequantized weights computed in f32 agree within that, on the random and the trained
+/// fixture.
 #[test]
-fn q4_0_pair_computes_what_its_weights_say() {
-    let (quantized, dequantized) = as_stored_and_dequantized(&our_pair("q4_0"));
-    let mut worst = 0f32;
-    for (name, case) in split_cases() {
-        let got = run_case(&quantized, &case).logits;
-        let want = run_case(&dequantized, &case).logits;
-        worst = worst.max(within_activation_rounding(&name, &got, &want));
+fn q4_0_pairs_compute_what_their_weights_say() {
+    for (model, pair) in [
+        ("tiny-split", our_pair("q4_0")),
+        ("tiny-trained", trained_pair("q4_0")),
+    ] {
+        let (quantized, dequantized) = as_stored_and_dequantized(&pair);
+        let mut worst = 0f32;
+        for (name, case) in model_cases(model) {
+            let got = run_case(&quantized, &case).logits;
+            let want = run_case(&dequantized, &case).logits;
+            worst = worst.max(within_activation_rounding(&name, &got, &want));
+        }
+        println!(
+            "{model}: Q4_0 model vs its dequantized weights in f32: {:.2}%",
+            worst * 100.0
+        );
     }
-    println!(
-        "Q4_0 model vs its dequantized weights in f32: {:.2}%",
-        worst * 100.0
-    );
 }
 
 /// The fixture's rows (32, 64 values) are too short for 256-value k-quant blocks, so its

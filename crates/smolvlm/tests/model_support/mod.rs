@@ -44,15 +44,22 @@ pub fn cases() -> Vec<(String, Value)> {
         .collect()
 }
 
+/// The cases of one checkpoint (`tiny-split`, `tiny-nosplit`, `tiny-trained`) with its own
+/// f32 weights.
+pub fn model_cases(model: &str) -> Vec<(String, Value)> {
+    let weights = format!("{model}/model.safetensors");
+    let found: Vec<_> = cases()
+        .into_iter()
+        .filter(|(_, c)| c["model"] == model && c["weights"] == weights.as_str())
+        .collect();
+    assert!(!found.is_empty(), "no reference cases of {model}");
+    found
+}
+
 /// The cases of the tiny-split checkpoint with its own f32 weights (what the GGUF pairs
 /// were converted from).
 pub fn split_cases() -> Vec<(String, Value)> {
-    cases()
-        .into_iter()
-        .filter(|(_, c)| {
-            c["model"] == "tiny-split" && c["weights"] == "tiny-split/model.safetensors"
-        })
-        .collect()
+    model_cases("tiny-split")
 }
 
 pub fn case(name: &str) -> Value {
