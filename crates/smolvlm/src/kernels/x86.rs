@@ -103,16 +103,21 @@ unsafe fn prefetch_next_tile<const R: usize, const T: usize>(a: &Args, at: *cons
     }
 }
 
+/// Bytes of one block of the 32-element formats: `KIND` 0 is Q8_0, 1 Q4_0, 2 Q5_0.
+const fn block32_bytes(kind: u8) -> usize {
+    match kind {
+        0 => 34,
+        1 => 18,
+        _ => 22,
+    }
+}
+
 /// Signed 32-element blocks (Q8_0, Q4_0, Q5_0) against Q8 activations.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn block32<const R: usize, const T: usize, const KIND: u8>(a: &Args, r0: usize, t0: usize) {
     let nb = a.cols / 32;
-    let bb = match KIND {
-        0 => 34,
-        1 => 18,
-        _ => 22,
-    };
+    let bb = block32_bytes(KIND);
     let mut acc = [[_mm256_setzero_ps(); T]; R];
     for b in 0..nb {
         let mut xv = [_mm256_setzero_si256(); T];
@@ -178,11 +183,7 @@ unsafe fn block32_vnni<const R: usize, const T: usize, const KIND: u8>(
     t0: usize,
 ) {
     let nb = a.cols / 32;
-    let bb = match KIND {
-        0 => 34,
-        1 => 18,
-        _ => 22,
-    };
+    let bb = block32_bytes(KIND);
     let zero = _mm256_setzero_si256();
     let mut acc = [[_mm256_setzero_ps(); T]; R];
     for b in 0..nb {
