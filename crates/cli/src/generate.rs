@@ -160,11 +160,7 @@ pub fn run(args: GenerateArgs) -> Result<()> {
     let vision_ms = ms(t.elapsed());
 
     // Stop at the generation config's eos ids and at <end_of_utterance>.
-    let mut stop_ids = loaded.generation.eos_token_ids(model.config());
-    let eou = loaded.tokenizer.special().end_of_utterance.id;
-    if !stop_ids.contains(&eou) {
-        stop_ids.push(eou);
-    }
+    let stop_ids = loaded.stop_ids();
     let params = GenerationParams {
         max_new_tokens: args.max_new_tokens,
         min_new_tokens: args.min_new_tokens,

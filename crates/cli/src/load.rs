@@ -1,14 +1,12 @@
-//! Finding and reading a model: a Hub-layout folder here; a GGUF pair slots in as another
-//! [`ModelFiles`] variant.
+//! Finding and reading a model: `--model` (and `--mmproj`) name a Hub-layout folder or a
+//! GGUF pair; their files are read from disk and loaded by `smolvlm::bundle`, the loader
+//! the browser worker uses too, so both run the same model for the same files.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use candle_core::Device;
-use smolvlm::processor::{ImageProcessor, ImageProcessorConfig};
-use smolvlm::prompt::ChatTemplate;
-use smolvlm::tokenizer::Tokenizer;
-use smolvlm::{GenerationConfig, SmolVlm};
+use smolvlm::bundle::{self, Files, Layout, Loaded, BESIDE, SAFETENSORS, SAFETENSORS_INDEX};
 
 /// What `--model` (and `--mmproj`) point at.
 pub enum ModelFiles {
@@ -54,14 +52,16 @@ impl ModelFiles {
     }
 }
 
-/// Everything `generate` needs from a checkpoint.
-pub struct Loaded {
-    pub model: SmolVlm,
-    pub tokenizer: Tokenizer,
-    pub template: ChatTemplate,
-    /// None when the checkpoint has no image settings (text-only use still works).
-    pub image_processor: Option<ImageProcessor>,
-    pub generation: GenerationConfig,
+impl ModelFiles {
+    /// The paths, for messages.
+    fn label(&self) -> String {
+        match self {
+            Self::HubFolder(dir) => dir.display().to_string(),
+            Self::Gguf { model, mmproj } => {
+                format!("{} with {}", model.display(), mmproj.display())
+            }
+        }
+    }
 }
 
 fn read(dir: &Path, name: &str) -> Result<Vec<u8>> {
@@ -70,8 +70,7 @@ fn read(dir: &Path, name: &str) -> Result<Vec<u8>> {
 }
 
 fn read_optional(dir: &Path, name: &str) -> Result<Option<Vec<u8>>> {
-    let path = dir.join(name);
-    if !path.exists() {
+    if !dir.join(name).is_file() {
         return Ok(None);
     }
     Ok(Some(read(dir, name)?))
@@ -80,87 +79,69 @@ fn read_optional(dir: &Path, name: &str) -> Result<Option<Vec<u8>>> {
 /// The safetensors files of a checkpoint: `model.safetensors`, or the shards listed in
 /// `model.safetensors.index.json`.
 pub(crate) fn weight_files(dir: &Path) -> Result<Vec<(String, Vec<u8>)>> {
-    if dir.join("model.safetensors").exists() {
-        return Ok(vec![(
-            "model.safetensors".into(),
-            read(dir, "model.safetensors")?,
-        )]);
+    if let Some(bytes) = read_optional(dir, SAFETENSORS)? {
+        return Ok(vec![(SAFETENSORS.into(), bytes)]);
     }
-    let index = "model.safetensors.index.json";
-    let Some(bytes) = read_optional(dir, index)? else {
+    let Some(index) = read_optional(dir, SAFETENSORS_INDEX)? else {
         bail!(
-            "{}: no model.safetensors (nor {index}) in the model folder",
+            "{}: no {SAFETENSORS} (nor {SAFETENSORS_INDEX}) in the model folder",
             dir.display()
         );
     };
-    let index: serde_json::Value =
-        serde_json::from_slice(&bytes).with_context(|| format!("parsing {index}"))?;
-    let Some(map) = index.get("weight_map").and_then(|m| m.as_object()) else {
-        bail!("{index}: no `weight_map` object");
-    };
-    let mut shards: Vec<String> = map
-        .values()
-        .filter_map(|v| v.as_str().map(str::to_string))
-        .collect();
-    shards.sort();
-    shards.dedup();
-    shards
+    bundle::shard_names(&index)?
         .into_iter()
         .map(|name| Ok((name.clone(), read(dir, &name)?)))
         .collect()
 }
 
-pub fn load(files: &ModelFiles, device: &Device) -> Result<Loaded> {
-    let dir = match files {
-        ModelFiles::HubFolder(dir) => dir,
-        ModelFiles::Gguf { model, mmproj } => return crate::gguf::load_gguf(model, mmproj, device),
-    };
-    let config = read(dir, "config.json")?;
-    let model = SmolVlm::from_safetensors(&config, weight_files(dir)?, device)
-        .with_context(|| format!("loading the model from {}", dir.display()))?;
-    let tokenizer = Tokenizer::from_json(
-        &read(dir, "tokenizer.json")?,
-        read_optional(dir, "tokenizer_config.json")?.as_deref(),
-    )
-    .with_context(|| format!("loading the tokenizer of {}", dir.display()))?;
-    // The Hub's checkpoints have chat_template.json; transformers 5 writes .jinja.
-    let template = if let Some(json) = read_optional(dir, "chat_template.json")? {
-        ChatTemplate::from_chat_template_json(&json).context("chat_template.json")?
-    } else if let Some(jinja) = read_optional(dir, "chat_template.jinja")? {
-        let source = String::from_utf8(jinja).context("chat_template.jinja is not UTF-8")?;
-        ChatTemplate::new(&source).context("chat_template.jinja")?
-    } else {
-        bail!(
-            "{}: no chat_template.json or chat_template.jinja in the model folder",
-            dir.display()
-        );
-    };
-    let preprocessor = read_optional(dir, "preprocessor_config.json")?;
-    let processor = read_optional(dir, "processor_config.json")?;
-    let image_processor = if preprocessor.is_some() || processor.is_some() {
-        let cfg = ImageProcessorConfig::from_checkpoint_json(
-            preprocessor.as_deref(),
-            processor.as_deref(),
-        );
-        match cfg {
-            Ok(cfg) => Some(ImageProcessor::new(cfg)),
-            // A transformers 5 processor_config.json without image settings and no
-            // preprocessor_config.json: images cannot be processed, text still can.
-            Err(smolvlm::processor::ConfigError::Missing) => None,
-            Err(e) => return Err(e).context("reading the image processor settings"),
+/// Reads what the loader may use from disk: the weights and every Hub file that is there.
+/// Nothing missing is an error here; the loader names what it lacks.
+fn read_files(files: &ModelFiles) -> Result<(Layout, Files)> {
+    let mut out = Files::new();
+    let (layout, dir) = match files {
+        ModelFiles::HubFolder(dir) => {
+            for name in ["config.json", SAFETENSORS, SAFETENSORS_INDEX] {
+                if let Some(bytes) = read_optional(dir, name)? {
+                    out.insert(name, bytes);
+                }
+            }
+            if let Some(index) = out.get(SAFETENSORS_INDEX) {
+                for name in bundle::shard_names(index)? {
+                    if let Some(bytes) = read_optional(dir, &name)? {
+                        out.insert(name, bytes);
+                    }
+                }
+            }
+            (Layout::HubFolder, dir.as_path())
         }
-    } else {
-        None
+        ModelFiles::Gguf { model, mmproj } => {
+            // Named by path: two files of one name in different folders stay apart.
+            let (text, vision) = (model.display().to_string(), mmproj.display().to_string());
+            let read_arg = |path: &Path, arg: &str| {
+                std::fs::read(path).with_context(|| format!("reading {arg} {}", path.display()))
+            };
+            out.insert(text.clone(), read_arg(model, "--model")?);
+            out.insert(vision.clone(), read_arg(mmproj, "--mmproj")?);
+            let layout = Layout::Gguf {
+                text,
+                mmproj: vision,
+            };
+            (layout, model.parent().unwrap_or(Path::new(".")))
+        }
     };
-    let generation = match read_optional(dir, "generation_config.json")? {
-        Some(bytes) => GenerationConfig::from_json(&bytes)?,
-        None => GenerationConfig::default(),
-    };
-    Ok(Loaded {
-        model,
-        tokenizer,
-        template,
-        image_processor,
-        generation,
-    })
+    for name in BESIDE {
+        if out.get(name).is_none() {
+            if let Some(bytes) = read_optional(dir, name)? {
+                out.insert(*name, bytes);
+            }
+        }
+    }
+    Ok((layout, out))
+}
+
+/// Loads the model with `smolvlm`'s loader, the one the browser worker uses.
+pub fn load(files: &ModelFiles, device: &Device) -> Result<Loaded> {
+    let (layout, bytes) = read_files(files)?;
+    bundle::load(&layout, bytes, device)
+        .with_context(|| format!("loading the model {}", files.label()))
 }

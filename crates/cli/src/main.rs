@@ -2,7 +2,6 @@
 
 mod bench;
 mod generate;
-mod gguf;
 mod gpu;
 mod load;
 mod quantize;

@@ -5,6 +5,7 @@
 //! Reference: transformers `models/smolvlm/` (see each module's header).
 
 pub mod bench;
+pub mod bundle;
 pub mod config;
 pub mod connector;
 pub mod error;

@@ -2,14 +2,14 @@
 //! downloaded with progress and resume, then cached), loads it, and answers prompts about
 //! pictures the page posts to it, one token at a time. Messages are `ocr-protocol`'s.
 //!
-//! - [`bundle`]: a model from its files' bytes, by the CLI's rules.
+//! - [`bundle`]: `smolvlm`'s loader of a model from its files' bytes (the CLI's too).
 //! - [`engine`]: one run in steps (picture, frames, prefill, tokens).
 //! - `web` (wasm32 only): the worker itself: message loop, downloads, OPFS cache.
 //!
 //! Built by Trunk as a worker (`index.html`: `data-type="worker"`); the page starts it
 //! with `ocr-worker-loader.js`. `bundle` and `engine` build natively too, for tests.
 
-pub mod bundle;
+pub use smolvlm::bundle;
 pub mod engine;
 
 #[cfg(target_arch = "wasm32")]

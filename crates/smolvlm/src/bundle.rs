@@ -1,7 +1,7 @@
 //! A model from the bytes of its files, by name: a Hub-layout folder, or a GGUF pair with
-//! the Hub files that may lie beside it. The rules are the CLI's (`crates/cli/src/load.rs`
-//! and `gguf.rs`, DESIGN.md's CLI contract), so the browser runs exactly what
-//! `smolvlm generate` runs for the same files:
+//! the Hub files that may lie beside it (DESIGN.md's CLI contract). The one loader of the
+//! CLI (which reads the files from disk) and the browser worker (which fetched them, or the
+//! visitor picked them), so both run exactly the same model for the same files:
 //! - folder: `config.json`, `model.safetensors` (or the shards of
 //!   `model.safetensors.index.json`), `tokenizer.json` (+ `tokenizer_config.json`), the chat
 //!   template (`chat_template.json`, else `.jinja`), the image settings
@@ -9,19 +9,15 @@
 //!   `generation_config.json` when present;
 //! - GGUF pair: everything from the two files, except what a Hub file beside the text
 //!   `.gguf` overrides (tokenizer, template, image settings, stop ids).
-//!
-//! The CLI reads files from disk; here the caller fetched them (or the visitor picked
-//! them), so this takes a map of names to bytes. It is written out again rather than
-//! shared because the CLI's version is built on paths and `anyhow`.
 
 use std::collections::BTreeMap;
 
+use crate::gguf::{GgufFile, GgufKind, GgufPair};
+use crate::processor::{ConfigError, ImageProcessor, ImageProcessorConfig};
+use crate::prompt::{ChatTemplate, PromptError};
+use crate::tokenizer::{Tokenizer, TokenizerError};
+use crate::{GenerationConfig, SmolVlm};
 use candle_core::Device;
-use smolvlm::gguf::{GgufFile, GgufKind, GgufPair};
-use smolvlm::processor::{ConfigError, ImageProcessor, ImageProcessorConfig};
-use smolvlm::prompt::{ChatTemplate, PromptError};
-use smolvlm::tokenizer::{Tokenizer, TokenizerError};
-use smolvlm::{GenerationConfig, SmolVlm};
 
 /// The Hub files that a folder may have and that may lie beside a text `.gguf`, besides
 /// the weights, `config.json` and `tokenizer.json`. All optional.
@@ -52,8 +48,8 @@ pub enum LoadError {
     Invalid(String),
 }
 
-impl From<smolvlm::Error> for LoadError {
-    fn from(e: smolvlm::Error) -> Self {
+impl From<crate::Error> for LoadError {
+    fn from(e: crate::Error) -> Self {
         Self::Invalid(e.to_string())
     }
 }
