@@ -75,6 +75,19 @@ enum Cmd {
         /// q8_0, q4_0, q4_k, f16 or f32.
         #[arg(long, default_value = "q8_0")]
         dtype: String,
+        /// wasm (one thread, beside native `smolvlm bench --threads 1`) or webgpu (our WGSL
+        /// kernels, beside native `smolvlm bench --backend wgpu`).
+        #[arg(long, default_value = "wasm")]
+        backend: String,
+        /// Prefill length (the contract's benchmark: 512).
+        #[arg(long, default_value_t = 512)]
+        prompt_tokens: u32,
+        /// Tokens decoded after the prefill and from an empty context (contract: 128).
+        #[arg(long, default_value_t = 128)]
+        decode_tokens: u32,
+        /// Skip the vision tile (minutes on a software GPU).
+        #[arg(long)]
+        no_vision: bool,
         /// Use the dist/ already built.
         #[arg(long)]
         no_build: bool,
@@ -127,8 +140,23 @@ fn main() -> Result<()> {
         Cmd::Bench {
             size,
             dtype,
+            backend,
+            prompt_tokens,
+            decode_tokens,
+            no_vision,
             no_build,
-        } => ocr::bench(&root, &size, &dtype, no_build),
+        } => ocr::bench(
+            &root,
+            &ocr::BenchArgs {
+                size,
+                dtype,
+                backend,
+                prompt_tokens,
+                decode_tokens,
+                no_vision,
+                no_build,
+            },
+        ),
         Cmd::Samples => ocr::samples(&root),
         Cmd::Dist { site_url } => {
             let site = dist::SiteUrl::parse(&site_url)?;

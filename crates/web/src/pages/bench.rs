@@ -1,11 +1,13 @@
 //! `/bench`: SmolVLM2's speed in this browser. The OCR page's own worker runs
 //! `smolvlm::bench` (the code behind `smolvlm bench`) at the real 256M or 500M dimensions
 //! with random weights made in the worker: decoding and prefill tokens per second and
-//! the time of one vision tile. Nothing is downloaded. `cargo xtask bench` opens this page
-//! with `?autorun=1` in headless Chromium and prints the numbers beside the native ones.
+//! the time of one vision tile. Nothing is downloaded. `backend=webgpu` measures the same
+//! on our WGSL kernels through WebGPU (what `smolvlm bench --backend wgpu` measures
+//! natively). `cargo xtask bench [--backend webgpu]` opens this page with `?autorun=1` in
+//! headless Chromium and prints the numbers beside the native ones.
 
 use leptos::prelude::*;
-use ocr_protocol::{BenchReport, BenchRequest};
+use ocr_protocol::{BackendChoice, BenchReport, BenchRequest};
 
 use crate::components::Shell;
 
@@ -66,13 +68,23 @@ pub fn BenchPage() -> impl IntoView {
     let results = move || {
         b.report.get().map(|r| {
             let json = serde_json::to_string(&r).unwrap_or_default();
+            let prompt = b.request.with_untracked(|q| q.prompt_tokens);
+            let on = match (&r.adapter, r.software_adapter) {
+                (Some(a), Some(true)) => format!(
+                    "WebGPU on {a}: a software adapter, whose numbers say nothing about real GPUs"
+                ),
+                (Some(a), _) => format!("WebGPU on {a}"),
+                (None, _) => "WebAssembly (SIMD128), one thread".to_string(),
+            };
             view! {
                 <dl class="facts" data-testid="bench-result">
-                    {field("Decode (after 512 tokens)", format!("{:.1} tokens/s", r.decode_tokens_per_s))}
+                    {field("Ran on", on)}
+                    {field("Decode (after the prefill)", format!("{:.1} tokens/s", r.decode_tokens_per_s))}
                     {field("Decode (empty context)", format!("{:.1} tokens/s", r.decode_empty_tokens_per_s))}
-                    {field("Prefill", format!("{:.1} tokens/s", r.prefill_tokens_per_s))}
+                    {field("Prefill", format!("{:.1} tokens/s ({prompt} tokens)", r.prefill_tokens_per_s))}
                     {field("Vision, one 512×512 tile", r.vision_ms_per_tile.map(|ms| format!("{ms:.0} ms")).unwrap_or_else(|| "not run".into()))}
                     {field("Random weights built in", format!("{:.0} ms", r.load_ms))}
+                    {field("Weights", ocr_protocol::memory::human_bytes(r.weight_bytes))}
                     {field("Worker memory", ocr_protocol::memory::human_bytes(r.wasm_memory_bytes))}
                 </dl>
                 <pre class="bench-json" data-testid="bench-json">{json}</pre>
@@ -87,7 +99,8 @@ pub fn BenchPage() -> impl IntoView {
                 <p class="lede">
                     "The decoder and the vision encoder at the real SmolVLM2 dimensions, with random weights made "
                     "on the spot (speed does not depend on their values), in the same Web Worker the OCR page "
-                    "uses: WebAssembly with SIMD128, one thread. Nothing is downloaded. It takes a minute or two."
+                    "uses: WebAssembly with SIMD128 on one thread, or our WGSL kernels on your graphics card "
+                    "through WebGPU. Nothing is downloaded. It takes a minute or two."
                 </p>
             </header>
             <section class="card bench-form" aria-label="Settings">
@@ -106,6 +119,20 @@ pub fn BenchPage() -> impl IntoView {
                         <option value="q4_k">"Q4_K_M"</option>
                         <option value="f16">"F16"</option>
                         <option value="f32">"F32"</option>
+                    </select>
+                </label>
+                <label>
+                    " Backend "
+                    <select
+                        data-testid="bench-backend"
+                        prop:value=move || b.request.with(|r| r.backend.to_string())
+                        on:change=move |ev| {
+                            let v = event_target_value(&ev);
+                            b.request.update(|r| r.backend = backend_of(&v).unwrap_or(r.backend));
+                        }
+                    >
+                        <option value="wasm" selected=true>"WebAssembly (CPU)"</option>
+                        <option value="webgpu">"WebGPU"</option>
                     </select>
                 </label>
                 <button
@@ -129,6 +156,16 @@ pub fn BenchPage() -> impl IntoView {
             {results}
             <pre class="bench-log" aria-live="polite">{move || b.log.get().join("\n")}</pre>
         </Shell>
+    }
+}
+
+/// `wasm`, `webgpu` or `auto` (as the OCR page's `backend=`).
+fn backend_of(s: &str) -> Option<BackendChoice> {
+    match s {
+        "wasm" => Some(BackendChoice::Wasm),
+        "webgpu" => Some(BackendChoice::Webgpu),
+        "auto" => Some(BackendChoice::Auto),
+        _ => None,
     }
 }
 
@@ -170,7 +207,7 @@ impl Bench {
                 _ => {}
             });
             b.client.set_value(Some(client));
-            // `?autorun=1&size=256m&dtype=q8_0&prompt_tokens=512&decode_tokens=128&vision=1`
+            // `?autorun=1&size=256m&dtype=q8_0&backend=webgpu&prompt_tokens=512&decode_tokens=128&vision=1`
             let search = web_sys::window()
                 .and_then(|w| w.location().search().ok())
                 .unwrap_or_default();
@@ -181,6 +218,7 @@ impl Bench {
                 b.request.update(|r| match k {
                     "size" => r.size = v.to_string(),
                     "dtype" => r.dtype = v.to_string(),
+                    "backend" => r.backend = backend_of(v).unwrap_or(r.backend),
                     "prompt_tokens" => r.prompt_tokens = v.parse().unwrap_or(r.prompt_tokens),
                     "decode_tokens" => r.decode_tokens = v.parse().unwrap_or(r.decode_tokens),
                     "vision" => r.vision = v != "0",

@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use candle_core::{Device, Tensor};
 use ocr_protocol::{BackendChoice, Failure, FailureKind};
+use smolvlm::bench::{BenchConfig, RandomSource};
 use smolvlm::gguf::{GgufFile, GgufKind, GgufSource};
 use smolvlm::{Config, GenerationParams, SafetensorsSource, Session, WeightSource, Weights};
 use smolvlm_gpu::{Gpu, GpuModel, GpuOptions, GpuSession, ImageFeatures};
@@ -228,4 +229,111 @@ pub fn resume_on_cpu<'a>(
         gpu.generated(),
     )
     .map_err(engine::prompt_failure)
+}
+
+/// `/bench` with `backend=webgpu`: what `smolvlm bench --backend wgpu` measures (the
+/// contract's prefill, decoding after it and from empty, one 512×512 tile) on our WGSL
+/// kernels in this browser, with the same random weights. A browser cannot wait for the
+/// GPU except by reading something back, so each timed step ends with a read: the prefill
+/// with its logits, each decoded token with its id (as a run does), the tile with its
+/// features. Pipelines are compiled by a short warm-up first, as in the CLI.
+pub async fn bench(
+    gpu: &Gpu,
+    cfg: &BenchConfig,
+    now: &dyn Fn() -> f64,
+    log: &mut dyn FnMut(&str),
+) -> smolvlm_gpu::Result<BenchNumbers> {
+    log(&format!("GPU: {}", gpu.describe()));
+    let config = Config::preset(cfg.size);
+    let start = now();
+    let source = Arc::new(RandomSource::new(&config, cfg.dtype));
+    let model = GpuModel::new(gpu, &config, &Weights::new(source, &Device::Cpu))?;
+    let load_ms = now() - start;
+    log(&format!(
+        "built and uploaded random {} weights in {load_ms:.0} ms ({} MB on the GPU)",
+        cfg.dtype.name(),
+        model.weight_bytes() / 1_000_000
+    ));
+    let vocab = config.text.vocab_size as u64;
+    // The CPU bench's token sequence.
+    let id = |i: usize| ((i as u64 * 2654435761) % vocab) as u32;
+    let run = |prompt_len: usize, decode: usize| {
+        let model = &model;
+        async move {
+            let prompt: Vec<u32> = (0..prompt_len).map(id).collect();
+            let mut s = GpuSession::new(model, GenerationParams::greedy(decode + 1, vec![]))?;
+            let t = now();
+            s.prefill(&prompt, None)?;
+            s.logits().await?;
+            let prefill_ms = now() - t;
+            let t = now();
+            for _ in 0..decode {
+                s.next_token().await?;
+            }
+            Ok::<_, smolvlm_gpu::Error>((prefill_ms, now() - t))
+        }
+    };
+    run(8, 2).await?;
+    log("warm-up done");
+    let (prefill_ms, decode_ms) = run(cfg.prompt_tokens, cfg.decode_tokens).await?;
+    let prefill_tokens_per_s = cfg.prompt_tokens as f64 / (prefill_ms / 1000.0);
+    let decode_tokens_per_s = cfg.decode_tokens as f64 / (decode_ms / 1000.0);
+    log(&format!(
+        "prefill {} tokens: {prefill_ms:.0} ms; decode at {}..{}: {decode_tokens_per_s:.1} tokens/s",
+        cfg.prompt_tokens,
+        cfg.prompt_tokens,
+        cfg.prompt_tokens + cfg.decode_tokens
+    ));
+    let (_, empty_ms) = run(1, cfg.decode_tokens).await?;
+    let decode_empty_tokens_per_s = cfg.decode_tokens as f64 / (empty_ms / 1000.0);
+    log(&format!(
+        "decode from an empty context: {decode_empty_tokens_per_s:.1} tokens/s"
+    ));
+    let vision_ms_per_tile = if cfg.vision {
+        let tile = |side: usize| {
+            let model = &model;
+            async move {
+                // Values do not matter for speed; a fixed pattern in [-1, 1).
+                let px: Vec<f32> = (0..3 * side * side)
+                    .map(|i| ((i * 7919) % 2000) as f32 / 1000.0 - 1.0)
+                    .collect();
+                let px = Tensor::from_vec(px, (1, 3, side, side), &Device::Cpu)?;
+                let t = now();
+                let features = model.encode_images(&px, None)?;
+                features.read(model.gpu()).await?;
+                Ok::<_, smolvlm_gpu::Error>(now() - t)
+            }
+        };
+        // The smallest frame the connector takes compiles the same pipelines.
+        tile(config.vision.patch_size * config.scale_factor).await?;
+        let side = config.vision.image_size;
+        let ms = tile(side).await?;
+        log(&format!("vision: one {side}x{side} tile in {ms:.0} ms"));
+        Some(ms)
+    } else {
+        None
+    };
+    Ok(BenchNumbers {
+        load_ms,
+        prefill_tokens_per_s,
+        decode_tokens_per_s,
+        decode_empty_tokens_per_s,
+        vision_ms_per_tile,
+        weight_bytes: model.weight_bytes(),
+        adapter: gpu.describe(),
+        software: gpu.adapter_info().device_type == smolvlm_gpu::wgpu::DeviceType::Cpu,
+    })
+}
+
+/// What [`bench`] measured.
+pub struct BenchNumbers {
+    pub load_ms: f64,
+    pub prefill_tokens_per_s: f64,
+    pub decode_tokens_per_s: f64,
+    pub decode_empty_tokens_per_s: f64,
+    pub vision_ms_per_tile: Option<f64>,
+    pub weight_bytes: u64,
+    pub adapter: String,
+    /// A software adapter (SwiftShader): its numbers say nothing about real GPUs.
+    pub software: bool,
 }

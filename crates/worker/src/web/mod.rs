@@ -263,7 +263,7 @@ fn on_message(ev: MessageEvent) {
         Request::Bench(req) => spawn_local(async move {
             // Let the page hear that the worker took the request before it goes quiet.
             yield_now().await;
-            match bench(&req) {
+            match bench(&req).await {
                 Ok(report) => post(&Event::BenchDone { report }),
                 Err(failure) => post(&Event::Failed {
                     scope: Scope::Bench,
@@ -936,7 +936,61 @@ async fn encode_on_cpu(
     Ok(())
 }
 
-fn bench(req: &BenchRequest) -> Result<BenchReport, Failure> {
+/// `/bench`: on the CPU (`smolvlm::bench`, what `smolvlm bench` runs), or on WebGPU
+/// (`backend=webgpu`: any adapter, the report says which; `auto`: a hardware one, else
+/// the CPU).
+async fn bench(req: &BenchRequest) -> Result<BenchReport, Failure> {
+    let cfg = bench_config(req)?;
+    let mut log = |line: &str| {
+        post(&Event::BenchLog {
+            line: line.to_string(),
+        })
+    };
+    let Some(device) = gpu::open(req.backend).await? else {
+        let r = smolvlm::bench::run(&cfg, &now, &mut log).map_err(|e| {
+            Failure::new(FailureKind::Internal, format!("The benchmark failed: {e}"))
+        })?;
+        return Ok(BenchReport {
+            size: req.size.clone(),
+            dtype: cfg.dtype.name().to_string(),
+            backend: WASM.into(),
+            adapter: None,
+            software_adapter: None,
+            load_ms: r.load_ms,
+            prefill_tokens_per_s: r.prefill_tokens_per_s,
+            decode_tokens_per_s: r.decode_tokens_per_s,
+            decode_empty_tokens_per_s: r.decode_empty_tokens_per_s,
+            vision_ms_per_tile: r.vision_ms_per_tile,
+            weight_bytes: r.weight_bytes as u64,
+            wasm_memory_bytes: wasm_memory_bytes(),
+        });
+    };
+    let r = gpu::bench(&device, &cfg, &now, &mut log)
+        .await
+        .map_err(|e| {
+            Failure::new(
+                FailureKind::Internal,
+                format!("The benchmark failed on the GPU: {e}"),
+            )
+        })?;
+    Ok(BenchReport {
+        size: req.size.clone(),
+        dtype: cfg.dtype.name().to_string(),
+        backend: WEBGPU.into(),
+        adapter: Some(r.adapter),
+        software_adapter: Some(r.software),
+        load_ms: r.load_ms,
+        prefill_tokens_per_s: r.prefill_tokens_per_s,
+        decode_tokens_per_s: r.decode_tokens_per_s,
+        decode_empty_tokens_per_s: r.decode_empty_tokens_per_s,
+        vision_ms_per_tile: r.vision_ms_per_tile,
+        weight_bytes: r.weight_bytes,
+        wasm_memory_bytes: wasm_memory_bytes(),
+    })
+}
+
+/// The benchmark's settings from the page's request.
+fn bench_config(req: &BenchRequest) -> Result<smolvlm::bench::BenchConfig, Failure> {
     use smolvlm::bench::{BenchConfig, BenchDtype};
     use smolvlm::ModelSize;
     let bad = |m: String| Failure::new(FailureKind::BadRequest, m);
@@ -951,31 +1005,11 @@ fn bench(req: &BenchRequest) -> Result<BenchReport, Failure> {
             req.dtype
         ))
     })?;
-    let cfg = BenchConfig {
+    Ok(BenchConfig {
         size,
         dtype,
         prompt_tokens: req.prompt_tokens as usize,
         decode_tokens: req.decode_tokens as usize,
         vision: req.vision,
-    };
-    let r = smolvlm::bench::run(&cfg, &now, &mut |line| {
-        post(&Event::BenchLog {
-            line: line.to_string(),
-        })
-    })
-    .map_err(|e| Failure::new(FailureKind::Internal, format!("The benchmark failed: {e}")))?;
-    Ok(BenchReport {
-        size: req.size.clone(),
-        dtype: dtype.name().to_string(),
-        backend: "wasm".into(),
-        adapter: None,
-        software_adapter: None,
-        load_ms: r.load_ms,
-        prefill_tokens_per_s: r.prefill_tokens_per_s,
-        decode_tokens_per_s: r.decode_tokens_per_s,
-        decode_empty_tokens_per_s: r.decode_empty_tokens_per_s,
-        vision_ms_per_tile: r.vision_ms_per_tile,
-        weight_bytes: r.weight_bytes as u64,
-        wasm_memory_bytes: wasm_memory_bytes(),
     })
 }
