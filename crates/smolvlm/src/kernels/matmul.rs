@@ -148,6 +148,7 @@ impl QMatrix {
         };
         let args = Args {
             w: self.data.bytes().as_ptr(),
+            w_end: self.data.bytes().as_ptr_range().end,
             row_bytes: self.row_bytes,
             cols: self.cols,
             x: x.f32().as_ptr(),
@@ -219,6 +220,7 @@ impl QMatrix {
                 }
                 let a = Args {
                     w: block.as_ptr().cast(),
+                    w_end: block.as_ptr_range().end.cast(),
                     row_bytes: 4 * self.cols,
                     // SAFETY: r0 < rows <= ldy, so this stays inside the output.
                     y: unsafe { args.y.add(r0) },
@@ -259,6 +261,8 @@ unsafe impl Send for SendPtr {}
 #[derive(Clone, Copy)]
 pub(crate) struct Args {
     pub w: *const u8,
+    /// One past the weights' last byte (kernels that read ahead stop there).
+    pub w_end: *const u8,
     pub row_bytes: usize,
     pub cols: usize,
     /// f32 activations (float weights).

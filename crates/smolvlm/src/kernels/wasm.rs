@@ -69,6 +69,27 @@ fn bits16(bits: u32) -> v128 {
     i8x16_eq(v128_and(rep, sel), sel)
 }
 
+/// Decode (T = 1) reads every weight once, from memory, and wasm32 has no prefetch: load
+/// one byte of each 64-byte line of the same `len` bytes in the next tile's rows (R rows
+/// on) while this tile computes, so their misses overlap this tile's work. Volatile, so the
+/// unused load stays; bounded by the matrix's end. Q8_0 decode over 113 MB of weights in
+/// Node: 4.7 to 5.4 GB/s.
+#[inline(always)]
+unsafe fn touch_next_tile<const R: usize, const T: usize>(a: &Args, at: *const u8, len: usize) {
+    if T == 1 {
+        let ahead = at.wrapping_add(R * a.row_bytes);
+        let mut off = 0;
+        while off < len {
+            let p = ahead.wrapping_add(off);
+            if p >= a.w_end {
+                break;
+            }
+            std::ptr::read_volatile(p);
+            off += 64;
+        }
+    }
+}
+
 /// 32 signed bytes (two vectors) as four i16x8 vectors, for `i32x4_dot_i16x8`.
 #[inline(always)]
 fn widen32(v0: v128, v1: v128) -> [v128; 4] {
@@ -104,6 +125,7 @@ unsafe fn block32<const R: usize, const T: usize, const KIND: u8>(a: &Args, r0: 
         }
         for r in 0..R {
             let blk = a.w.add((r0 + r) * a.row_bytes + b * bb);
+            touch_next_tile::<R, T>(a, blk, bb);
             let dw = f16_at(blk);
             let (w0, w1) = match KIND {
                 0 => (load(blk.add(2)), load(blk.add(18))),
@@ -161,6 +183,7 @@ pub unsafe fn q4_k<const R: usize, const T: usize>(a: &Args, r0: usize, t0: usiz
     for b in 0..nb {
         for r in 0..R {
             let blk = a.w.add((r0 + r) * a.row_bytes + b * 144);
+            touch_next_tile::<R, T>(a, blk, 144);
             let d = f16_at(blk);
             let dmin = f16_at(blk.add(2));
             let s = std::slice::from_raw_parts(blk.add(4), 12);
@@ -235,6 +258,7 @@ pub unsafe fn q6_k<const R: usize, const T: usize>(a: &Args, r0: usize, t0: usiz
     for b in 0..nb {
         for r in 0..R {
             let blk = a.w.add((r0 + r) * a.row_bytes + b * 210);
+            touch_next_tile::<R, T>(a, blk, 210);
             let d = f16_at(blk.add(208));
             let sc: [i32; 16] = std::array::from_fn(|j| *(blk.add(192 + j) as *const i8) as i32);
             let mut sumi = [i32x4_splat(0); T];
@@ -331,8 +355,12 @@ unsafe fn float<const R: usize, const T: usize, const F16: bool>(a: &Args, r0: u
         for t in 0..T {
             xv[t] = load(a.x.add((t0 + t) * a.cols + i) as *const u8);
         }
+        let elem = if F16 { 2 } else { 4 };
         for r in 0..R {
             let row = a.w.add((r0 + r) * a.row_bytes);
+            if (elem * i) % 64 == 0 {
+                touch_next_tile::<R, T>(a, row.add(elem * i), 1);
+            }
             let w = if F16 {
                 f16x4_to_f32(v128_load64_zero(row.add(2 * i) as *const u64))
             } else {
