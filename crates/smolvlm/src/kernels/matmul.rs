@@ -381,7 +381,7 @@ fn plan(isa: Isa, ty: WeightType, t: usize) -> Option<Plan> {
             use super::wasm;
             Some(match (ty, t > 1) {
                 (WeightType::Q8_0, false) => plan!(wasm::q8_0, 4, 1),
-                (WeightType::Q8_0, true) => plan!(wasm::q8_0, 2, 3),
+                (WeightType::Q8_0, true) => plan!(wasm::q8_0, 4, 2),
                 (WeightType::Q4_0, false) => plan!(wasm::q4_0, 4, 1),
                 (WeightType::Q4_0, true) => plan!(wasm::q4_0, 4, 2),
                 (WeightType::Q5_0, false) => plan!(wasm::q5_0, 4, 1),
