@@ -125,6 +125,7 @@ fn read_files(files: &ModelFiles) -> Result<(Layout, Files)> {
             let layout = Layout::Gguf {
                 text,
                 mmproj: vision,
+                either_order: false,
             };
             (layout, model.parent().unwrap_or(Path::new(".")))
         }

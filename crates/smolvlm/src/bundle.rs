@@ -99,6 +99,10 @@ pub enum Layout {
     Gguf {
         text: String,
         mmproj: String,
+        /// The roles were guessed (picked files whose names may not say which is which):
+        /// the files' metadata settle them. Where the user named them (the CLI's
+        /// `--model`/`--mmproj`, the page's `model=`/`mmproj=`), a swap is an error.
+        either_order: bool,
     },
 }
 
@@ -177,6 +181,7 @@ pub fn layout_of_picked(files: &Files) -> Result<Layout, LoadError> {
             Ok(Layout::Gguf {
                 text: text.to_string(),
                 mmproj: mmproj.to_string(),
+                either_order: true,
             })
         }
         other => Err(LoadError::Missing(format!(
@@ -191,7 +196,11 @@ pub fn layout_of_picked(files: &Files) -> Result<Layout, LoadError> {
 pub fn load(layout: &Layout, mut files: Files, device: &Device) -> Result<Loaded, LoadError> {
     match layout {
         Layout::HubFolder => load_hub(&mut files, device),
-        Layout::Gguf { text, mmproj } => load_gguf(text, mmproj, &mut files, device),
+        Layout::Gguf {
+            text,
+            mmproj,
+            either_order,
+        } => load_gguf(text, mmproj, *either_order, &mut files, device),
     }
 }
 
@@ -287,6 +296,7 @@ fn load_hub(files: &mut Files, device: &Device) -> Result<Loaded, LoadError> {
 fn load_gguf(
     text: &str,
     mmproj: &str,
+    either_order: bool,
     files: &mut Files,
     device: &Device,
 ) -> Result<Loaded, LoadError> {
@@ -298,12 +308,15 @@ fn load_gguf(
         .ok_or_else(|| LoadError::Missing(format!("the model has no {mmproj}")))?;
     let text_file = GgufFile::from_bytes(text, text_bytes)?;
     let mmproj_file = GgufFile::from_bytes(mmproj, mmproj_bytes)?;
-    // Picked files whose names do not say which is the mmproj may come in either order.
     let (text_file, mmproj_file) = match (text_file.kind(), mmproj_file.kind()) {
-        (Ok(GgufKind::Mmproj), Ok(GgufKind::Text)) => (mmproj_file, text_file),
+        (Ok(GgufKind::Mmproj), Ok(GgufKind::Text)) if either_order => (mmproj_file, text_file),
         _ => (text_file, mmproj_file),
     };
-    let pair = GgufPair::new(text_file, mmproj_file)?;
+    let pair = GgufPair::new(text_file, mmproj_file).map_err(|e| {
+        LoadError::Invalid(format!(
+            "{text} with {mmproj} is not a SmolVLM2 GGUF pair: {e}"
+        ))
+    })?;
 
     let tokenizer = match tokenizer_from_files(files)? {
         Some(t) => t,

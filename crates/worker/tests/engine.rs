@@ -115,7 +115,8 @@ fn llama_cpps_f32_gguf_pair_loads_and_runs_as_transformers_does() {
         layout,
         Layout::Gguf {
             text: "tiny-split-F32.gguf".into(),
-            mmproj: "mmproj-tiny-split-F32.gguf".into()
+            mmproj: "mmproj-tiny-split-F32.gguf".into(),
+            either_order: true,
         }
     );
     let loaded = bundle::load(&layout, files, &engine::cpu()).unwrap();

@@ -70,7 +70,7 @@ fn copy(bytes: &[u8]) -> Option<Vec<u8>> {
 /// or there is not memory enough for the copy).
 pub fn copy_weights(layout: &Layout, files: &Files) -> Option<WeightBytes> {
     match layout {
-        Layout::Gguf { text, mmproj } => Some(WeightBytes::Gguf(
+        Layout::Gguf { text, mmproj, .. } => Some(WeightBytes::Gguf(
             copy(files.get(text)?)?,
             copy(files.get(mmproj)?)?,
         )),

@@ -456,6 +456,7 @@ async fn load_model(
                 Layout::Gguf {
                     text,
                     mmproj: vision,
+                    either_order: false,
                 },
                 files,
             )
