@@ -164,7 +164,7 @@ fn main() -> Result<()> {
             timed("dist", || dist::build(&root, &site))
         }
         Cmd::Test { only, list } => test::main(&root, only.as_deref(), list),
-        Cmd::Install => tools::install(tools::Need::Everything),
+        Cmd::Install => tools::install(tools::Need::Test),
         Cmd::Doctor => tools::doctor(),
     }
 }

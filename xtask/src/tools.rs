@@ -50,24 +50,15 @@ const APT_PACKAGES: &[(&str, &str, &str)] = &[
 pub enum Need {
     /// `dist` and `serve`: the wasm target, trunk, wasm-bindgen, wasm-opt.
     Build,
-    /// `test`: the above plus Chromium and the npm packages of `tests/`.
+    /// `test` and `install`: the above plus the Debian packages (Chromium, the GPU tests'
+    /// Vulkan driver, ...) and the npm packages of `tests/`.
     Test,
-    /// `install`: everything, the GPU test drivers included.
-    Everything,
 }
 
 pub fn install(need: Need) -> Result<()> {
-    let apt_wanted: Vec<_> = APT_PACKAGES
+    let apt_missing: Vec<_> = APT_PACKAGES
         .iter()
-        .filter(|(pkg, _, _)| match need {
-            Need::Build => false,
-            Need::Test => *pkg != "mesa-vulkan-drivers",
-            Need::Everything => true,
-        })
-        .collect();
-    let apt_missing: Vec<_> = apt_wanted
-        .iter()
-        .filter(|(_, file, _)| !Path::new(file).exists())
+        .filter(|(_, file, _)| need >= Need::Test && !Path::new(file).exists())
         .collect();
     if !apt_missing.is_empty() {
         let names: Vec<&str> = apt_missing.iter().map(|(p, _, _)| *p).collect();

@@ -261,7 +261,9 @@ unsafe impl Send for SendPtr {}
 #[derive(Clone, Copy)]
 pub(crate) struct Args {
     pub w: *const u8,
-    /// One past the weights' last byte (kernels that read ahead stop there).
+    /// One past the weights' last byte: SIMD128's read-ahead stops there (x86 prefetches,
+    /// which cannot fault, so it needs no bound).
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
     pub w_end: *const u8,
     pub row_bytes: usize,
     pub cols: usize,
