@@ -140,8 +140,10 @@ impl QMatrix {
         if t == 0 {
             return Ok(());
         }
+        let widened = widen(isa, self.ty, t).zip(plan(isa, WeightType::F32, t));
         // Quantize the activations once, here, before any thread reads them.
         let (q8, q8k) = match self.ty {
+            _ if widened.is_some() => (None, None),
             WeightType::F32 | WeightType::F16 => (None, None),
             WeightType::Q8_0 | WeightType::Q4_0 | WeightType::Q5_0 => (Some(x.q8()), None),
             WeightType::Q4K | WeightType::Q6K => (None, Some(x.q8k())),
@@ -164,11 +166,9 @@ impl QMatrix {
             y: y.as_mut_ptr(),
             ldy: self.rows,
         };
-        if self.ty == WeightType::F16 && t >= WIDEN_F16_MIN_TOKENS {
-            if let (Some(widen), Some(f32_plan)) = (widen_f16(isa), plan(isa, WeightType::F32, t)) {
-                self.matmul_widened(widen, &f32_plan, &args, t);
-                return Ok(());
-            }
+        if let Some((widen, f32_plan)) = widened {
+            self.matmul_widened(widen, &f32_plan, &args, t);
+            return Ok(());
         }
         let plan = match isa {
             Isa::Scalar => None,
@@ -204,10 +204,10 @@ impl QMatrix {
 }
 
 impl QMatrix {
-    /// `matmul` for f16 weights on many tokens: rows are widened to f32 `plan.r` at a time
-    /// (the block stays in L1 while every token passes over it), then multiplied by the
-    /// f32 tile kernel. The conversion is paid once per weight per call instead of once per
-    /// weight per token pair.
+    /// `matmul` on many tokens for weights that [`widen`] turns into f32: rows are widened
+    /// `plan.r` at a time (the block stays in L1 while every token passes over it), then
+    /// multiplied by the f32 tile kernel. The conversion is paid once per weight per call
+    /// instead of once per weight per token pair.
     fn matmul_widened(&self, widen: WidenFn, plan: &Plan, args: &Args, t: usize) {
         let chunks = split(self.rows, plan.r, cpu::threads());
         cpu::for_each(chunks.len(), |c| {
@@ -234,20 +234,39 @@ impl QMatrix {
     }
 }
 
-/// From this many tokens on, f16 rows are widened to f32 once per call where the ISA has
-/// no cheap f16 conversion (measured on SIMD128: see `matmul_widened`).
-const WIDEN_F16_MIN_TOKENS: usize = 8;
+/// From this many tokens on, the ISAs that [`widen`] names multiply f32 rows.
+const WIDEN_MIN_TOKENS: usize = 8;
 
-/// Little-endian f16 bytes to f32 values (`out.len()` of them).
+/// Weight row bytes to f32 values (`out.len()` of them).
 type WidenFn = fn(&[u8], &mut [f32]);
 
-/// The f16 widening of ISAs whose f16 tile kernels convert each weight per token pair at a
-/// cost above the product's: SIMD128 has no f16 instructions (x86's F16C converts eight
-/// values in one instruction, so AVX2 keeps its f16 kernel).
-fn widen_f16(isa: Isa) -> Option<WidenFn> {
-    match isa {
+/// Whether `isa` multiplies `t` tokens by `ty` weights widened to f32 (then the
+/// activations stay f32 too: no 8-bit rounding of them), and how it widens a row.
+///
+/// SIMD128 only, measured in Chromium 148 (`cargo xtask bench`, 256M, one 512x512 tile
+/// and a 512-token prefill): it has no f16 instructions, so its f16 tile kernels convert
+/// each weight once per token pair at a cost above the product's, and no 8-bit dot
+/// product, so its 8-bit blocks take more instructions per product (extend, multiply,
+/// pairwise add, convert, scale) than f32 multiply-adds on rows dequantized once per call.
+/// x86 keeps its integer kernels: VNNI and `maddubs` multiply 8-bit values faster than f32.
+/// Decoding (fewer tokens) reads each weight once per call, so it keeps the compact form.
+pub fn widen(isa: Isa, ty: WeightType, t: usize) -> Option<WidenFn> {
+    if t < WIDEN_MIN_TOKENS {
+        return None;
+    }
+    match (isa, ty) {
         #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-        Isa::Simd128 => Some(super::wasm::widen_f16),
+        (Isa::Simd128, WeightType::F16) => Some(super::wasm::widen_f16),
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        (Isa::Simd128, WeightType::Q8_0) => Some(|b, o| dequantize_row(WeightType::Q8_0, b, o)),
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        (Isa::Simd128, WeightType::Q4_0) => Some(|b, o| dequantize_row(WeightType::Q4_0, b, o)),
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        (Isa::Simd128, WeightType::Q5_0) => Some(|b, o| dequantize_row(WeightType::Q5_0, b, o)),
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        (Isa::Simd128, WeightType::Q4K) => Some(|b, o| dequantize_row(WeightType::Q4K, b, o)),
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        (Isa::Simd128, WeightType::Q6K) => Some(|b, o| dequantize_row(WeightType::Q6K, b, o)),
         _ => None,
     }
 }

@@ -7,7 +7,9 @@
 //! matmul to 8-bit blocks and multiplied with integer dot products, as llama.cpp does.
 //! Kernel families, all tested against the scalar one: AVX2/FMA/F16C on x86_64 (detected
 //! at run time), the same with AVX512-VNNI dot products for the 32-element block formats
-//! where the CPU has them, SIMD128 on wasm32 (compile time), and portable Rust.
+//! where the CPU has them, SIMD128 on wasm32 (compile time), and portable Rust. On SIMD128,
+//! which has no 8-bit dot product, products over 8 or more tokens (prefill, the vision
+//! encoder) run on rows widened to f32 once per call instead ([`matmul::widen`]).
 //!
 //! Why our own: candle 0.11's CPU quantized matmul reaches about half of llama.cpp's
 //! decode speed on this model (DESIGN.md), its f16 path dequantizes whole weights to f32,
