@@ -100,7 +100,25 @@ impl std::fmt::Display for WeightType {
 
 #[inline]
 pub(crate) fn f16_at(bytes: &[u8], at: usize) -> f32 {
-    f16::from_bits(u16::from_le_bytes([bytes[at], bytes[at + 1]])).to_f32()
+    f16_to_f32(u16::from_le_bytes([bytes[at], bytes[at + 1]]))
+}
+
+/// An f16 widened to f32, exactly and without branches: the magnitude bits shifted into
+/// place and multiplied by 2^112 (which rebias normals and scales subnormals right),
+/// infinities and NaNs given the f32 all-ones exponent. Written by hand because `half`'s
+/// portable conversion (wasm32 has no f16 instruction) branches on zero, subnormals and
+/// infinities, and the block formats convert one scale per 32 weights.
+#[inline(always)]
+pub(crate) fn f16_to_f32(h: u16) -> f32 {
+    let h = h as u32;
+    let em = h & 0x7FFF;
+    let finite = f32::from_bits(em << 13) * f32::from_bits(0x7780_0000);
+    let bits = if em >= 0x7C00 {
+        (em << 13) | 0x7F80_0000
+    } else {
+        finite.to_bits()
+    };
+    f32::from_bits(bits | (h & 0x8000) << 16)
 }
 
 /// The 6-bit scale and min of sub-block `j` (0..8) of a Q4_K block (`get_scale_min_k4`).
@@ -201,6 +219,23 @@ pub fn dequantize_row(ty: WeightType, bytes: &[u8], out: &mut [f32]) {
                         y[l + 96] = d * (sc[is + 6] as i8) as f32 * q4 as f32;
                     }
                 }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn f16_widening_is_exact_for_every_value() {
+        for h in 0..=u16::MAX {
+            let (got, want) = (f16_to_f32(h), f16::from_bits(h).to_f32());
+            if want.is_nan() {
+                assert!(got.is_nan(), "{h:#06x}: {got}");
+            } else {
+                assert_eq!(got.to_bits(), want.to_bits(), "{h:#06x}: {got} vs {want}");
             }
         }
     }

@@ -34,7 +34,7 @@ fn hsum_i32(v: v128) -> i32 {
 
 #[inline(always)]
 unsafe fn f16_at(p: *const u8) -> f32 {
-    half::f16::from_bits(std::ptr::read_unaligned(p as *const u16)).to_f32()
+    super::formats::f16_to_f32(std::ptr::read_unaligned(p as *const u16))
 }
 
 /// Sum of the 16 products of signed bytes `w` and `x`, as four i32 lanes.
