@@ -32,7 +32,7 @@ mod weights;
 
 pub use error::{Error, Result};
 pub use gpu::{AdapterChoice, Gpu, GpuOptions};
-pub use model::{GpuCache, GpuModel, GpuSession, ImageFeatures};
+pub use model::{GpuCache, GpuModel, GpuSession, ImageEncoding, ImageFeatures};
 pub use recorder::Recorder;
 pub use shaders::{AttentionArgs, KvCache, RopeTable};
 pub use tensor::{DType, Tensor};

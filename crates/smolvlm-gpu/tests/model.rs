@@ -125,6 +125,41 @@ fn vision_features_match_the_cpu() {
     );
 }
 
+/// What the browser worker does to report progress and stop between frames: one frame
+/// per `encode_next`, each waited for, gives the features of `encode_images` exactly.
+#[test]
+fn frames_encoded_one_at_a_time_give_the_features_of_one_call() {
+    let case = case("split_rgb37x53");
+    let px = pixel_values(&case).expect("the case has a picture");
+    let frames = px.dims()[0];
+    assert!(frames > 1, "the case must have several frames");
+    let ck = safetensors(&case);
+    let model = gpu_model(&ck);
+    let want = model
+        .encode_images(&px, None)
+        .unwrap()
+        .read_blocking(model.gpu())
+        .unwrap();
+    let mut encoding = model.begin_images(&px, None).unwrap();
+    assert_eq!((encoding.encoded(), encoding.frames()), (0, frames));
+    for done in 1..=frames {
+        encoding.encode_next().unwrap();
+        pollster::block_on(encoding.wait()).unwrap();
+        assert_eq!(encoding.encoded(), done);
+    }
+    let got = encoding
+        .finish()
+        .unwrap()
+        .read_blocking(model.gpu())
+        .unwrap();
+    assert_eq!(got, want);
+    // `finish` submits whatever was not submitted yet.
+    let mut partly = model.begin_images(&px, None).unwrap();
+    partly.encode_next().unwrap();
+    let got = partly.finish().unwrap().read_blocking(model.gpu()).unwrap();
+    assert_eq!(got, want);
+}
+
 #[test]
 fn sampling_and_repetition_penalty_read_the_logits_and_agree_with_the_cpu() {
     let case = case("split_rgb37x53");

@@ -85,6 +85,82 @@ impl ImageFeatures {
     }
 }
 
+/// A picture's frames on their way through the vision tower, one submission each
+/// ([`GpuModel::begin_images`]).
+pub struct ImageEncoding<'m> {
+    model: &'m GpuModel,
+    /// Every input image (C, H, W each); `keep` says which are encoded, in order.
+    pixels: Vec<f32>,
+    keep: Vec<usize>,
+    /// Values per input image, and its size.
+    frame_len: usize,
+    height: usize,
+    width: usize,
+    /// The patch masks of the kept images.
+    mask: PatchMask,
+    scratch: vision::Scratch,
+    features: ImageFeatures,
+    next: usize,
+}
+
+impl ImageEncoding<'_> {
+    /// Frames to encode (padding images dropped).
+    pub fn frames(&self) -> usize {
+        self.keep.len()
+    }
+
+    /// Frames submitted so far.
+    pub fn encoded(&self) -> usize {
+        self.next
+    }
+
+    /// Submits the next frame (not waited for; [`Self::wait`] waits). Past the last frame,
+    /// does nothing.
+    pub fn encode_next(&mut self) -> Result<()> {
+        let Some(&image) = self.keep.get(self.next) else {
+            return Ok(());
+        };
+        let (m, f) = (&self.mask, self.frame_len);
+        let patches = m.rows * m.cols;
+        let frame = Frame {
+            pixels: &self.pixels[image * f..(image + 1) * f],
+            height: self.height,
+            width: self.width,
+            valid: &m.valid[self.next * patches..(self.next + 1) * patches],
+        };
+        let model = self.model;
+        model.vision.encode_frame(
+            &model.gpu,
+            &self.scratch,
+            &frame,
+            &self.features.tensor,
+            self.next,
+        )?;
+        self.next += 1;
+        Ok(())
+    }
+
+    /// Waits until the GPU has encoded the frames submitted so far (by reading back one
+    /// value of the last one's features: a browser waits for the GPU only by reading).
+    pub async fn wait(&self) -> Result<()> {
+        let Some(last) = self.next.checked_sub(1) else {
+            return Ok(());
+        };
+        let f = &self.features;
+        let at = (last * f.per_image * f.hidden) as u64 * 4;
+        self.model.gpu.read_bytes(&f.tensor, at, 4).await?;
+        Ok(())
+    }
+
+    /// The features of every frame (submitting those not submitted yet).
+    pub fn finish(mut self) -> Result<ImageFeatures> {
+        while self.next < self.keep.len() {
+            self.encode_next()?;
+        }
+        Ok(self.features)
+    }
+}
+
 impl GpuModel {
     /// Uploads the weights `w` holds (at the checkpoint root: `model.vision_model...`,
     /// `model.connector...`, `model.text_model...`, `lm_head`) for a model of `config`.
@@ -136,6 +212,18 @@ impl GpuModel {
         pixel_values: &candle_core::Tensor,
         pixel_attention_mask: Option<&candle_core::Tensor>,
     ) -> Result<ImageFeatures> {
+        self.begin_images(pixel_values, pixel_attention_mask)?
+            .finish()
+    }
+
+    /// [`Self::encode_images`] one frame at a time: the inputs are checked and the buffers
+    /// made here, and each [`ImageEncoding::encode_next`] submits one frame, so a caller
+    /// can report progress and stop between frames.
+    pub fn begin_images(
+        &self,
+        pixel_values: &candle_core::Tensor,
+        pixel_attention_mask: Option<&candle_core::Tensor>,
+    ) -> Result<ImageEncoding<'_>> {
         let invalid = |msg: String| Error::Model(smolvlm::Error::InvalidInput(msg));
         let (n, c, h, w) = pixel_values.dims4().map_err(|_| {
             invalid(format!(
@@ -180,26 +268,26 @@ impl GpuModel {
             }
             None => PatchMask::full(keep.len(), h / p, w / p),
         };
+        let scratch = self.vision.scratch(&self.gpu, h, w)?;
         let per_image = self.vision.features_per_image(h, w)?;
-        let patches = mask.rows * mask.cols;
-        let frames: Vec<Frame<'_>> = keep
-            .iter()
-            .enumerate()
-            .map(|(k, &i)| Frame {
-                pixels: &pixels[i * frame..(i + 1) * frame],
-                height: h,
-                width: w,
-                valid: &mask.valid[k * patches..(k + 1) * patches],
-            })
-            .collect();
         let hidden = self.config.text.hidden_size;
-        let tensor = self.gpu.tensor(frames.len() * per_image * hidden)?;
-        self.vision.encode(&self.gpu, &frames, &tensor)?;
-        Ok(ImageFeatures {
-            tensor,
-            images: frames.len(),
+        let features = ImageFeatures {
+            tensor: self.gpu.tensor(keep.len() * per_image * hidden)?,
+            images: keep.len(),
             per_image,
             hidden,
+        };
+        Ok(ImageEncoding {
+            model: self,
+            pixels,
+            keep,
+            frame_len: frame,
+            height: h,
+            width: w,
+            mask,
+            scratch,
+            features,
+            next: 0,
         })
     }
 

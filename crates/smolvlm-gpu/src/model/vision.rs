@@ -96,8 +96,9 @@ pub(crate) struct VisionTower {
     text_d: usize,
 }
 
-/// Per-image activations, allocated once per [`VisionTower::encode`] call.
-struct Scratch {
+/// Per-image activations, allocated once for the frames of one picture
+/// ([`VisionTower::scratch`]).
+pub(crate) struct Scratch {
     x: Tensor,
     x2: Tensor,
     h: Tensor,
@@ -109,6 +110,9 @@ struct Scratch {
     m2: Tensor,
     shuffled: Tensor,
     feats: Tensor,
+    height: usize,
+    width: usize,
+    per_image: usize,
 }
 
 /// One encoder image, ready to upload: `pixels` (C, H, W) and its patch mask.
@@ -192,18 +196,12 @@ impl VisionTower {
         Ok(rows * cols / (s * s))
     }
 
-    /// Encodes `frames` into `out` (`[frames, per_image, text hidden]`), one submission
-    /// per frame.
-    pub fn encode(&self, gpu: &Gpu, frames: &[Frame<'_>], out: &Tensor) -> Result<()> {
-        let Some(first) = frames.first() else {
-            return Ok(());
-        };
-        let (height, width) = (first.height, first.width);
+    /// The activations of frames of `height x width`, allocated once for all of them.
+    pub fn scratch(&self, gpu: &Gpu, height: usize, width: usize) -> Result<Scratch> {
         let per_image = self.features_per_image(height, width)?;
-        let (rows, cols) = (height / self.patch_size, width / self.patch_size);
-        let seq = rows * cols;
+        let seq = (height / self.patch_size) * (width / self.patch_size);
         let (d, inter) = (self.d, self.inter);
-        let s = Scratch {
+        Ok(Scratch {
             x: gpu.tensor(seq * d)?,
             x2: gpu.tensor(seq * d)?,
             h: gpu.tensor(seq * d)?,
@@ -215,30 +213,51 @@ impl VisionTower {
             m2: gpu.tensor(seq * inter)?,
             shuffled: gpu.tensor(seq * d)?,
             feats: gpu.tensor(per_image * self.text_d)?,
-        };
-        for (i, f) in frames.iter().enumerate() {
-            if (f.height, f.width) != (height, width) {
-                return Err(smolvlm::Error::InvalidInput(
-                    "encoder images of one prompt must share one size".into(),
-                )
-                .into());
-            }
-            let patches = gpu.upload(&self.patches(f)?)?;
-            let ids = position_ids(f.valid, rows, cols, self.per_side)?;
-            let ids = gpu.upload_u32(&ids)?;
-            let mask = if f.valid.iter().all(|&v| v) {
-                None
-            } else {
-                let m: Vec<u32> = f.valid.iter().map(|&v| v as u32).collect();
-                Some(gpu.upload_u32(&m)?)
-            };
-            let mut rec = gpu.recorder();
-            self.record_image(&mut rec, &s, seq, rows, &patches, &ids, mask.as_ref())?;
-            let n = per_image * self.text_d;
-            rec.copy(&s.feats, 0, out, i * n, n)?;
-            rec.submit()?;
+            height,
+            width,
+            per_image,
+        })
+    }
+
+    /// Encodes frame `f` into image `i` of `out` (`[frames, per_image, text hidden]`), in
+    /// one submission (not waited for).
+    pub fn encode_frame(
+        &self,
+        gpu: &Gpu,
+        s: &Scratch,
+        f: &Frame<'_>,
+        out: &Tensor,
+        i: usize,
+    ) -> Result<()> {
+        if (f.height, f.width) != (s.height, s.width) {
+            return Err(smolvlm::Error::InvalidInput(
+                "encoder images of one prompt must share one size".into(),
+            )
+            .into());
         }
-        Ok(())
+        let (rows, cols) = (f.height / self.patch_size, f.width / self.patch_size);
+        let patches = gpu.upload(&self.patches(f)?)?;
+        let ids = position_ids(f.valid, rows, cols, self.per_side)?;
+        let ids = gpu.upload_u32(&ids)?;
+        let mask = if f.valid.iter().all(|&v| v) {
+            None
+        } else {
+            let m: Vec<u32> = f.valid.iter().map(|&v| v as u32).collect();
+            Some(gpu.upload_u32(&m)?)
+        };
+        let mut rec = gpu.recorder();
+        self.record_image(
+            &mut rec,
+            s,
+            rows * cols,
+            rows,
+            &patches,
+            &ids,
+            mask.as_ref(),
+        )?;
+        let n = s.per_image * self.text_d;
+        rec.copy(&s.feats, 0, out, i * n, n)?;
+        rec.submit()
     }
 
     /// The frame's patches as rows of `C * p * p` values in the convolution kernel's

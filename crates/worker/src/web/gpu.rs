@@ -13,10 +13,11 @@
 //! The GPU model is built from a copy of the weight files' bytes made before the CPU model
 //! takes them; the copy is freed once the weights are on the GPU.
 
+use std::cell::Cell;
 use std::sync::Arc;
 
 use candle_core::{Device, Tensor};
-use ocr_protocol::{BackendChoice, Failure, FailureKind};
+use ocr_protocol::{BackendChoice, Event, Failure, FailureKind};
 use smolvlm::bench::{BenchConfig, RandomSource};
 use smolvlm::gguf::{GgufFile, GgufKind, GgufSource};
 use smolvlm::{Config, GenerationParams, SafetensorsSource, Session, WeightSource, Weights};
@@ -24,6 +25,8 @@ use smolvlm_gpu::{Gpu, GpuModel, GpuOptions, GpuSession, ImageFeatures};
 
 use crate::bundle::{self, Files, Layout, SAFETENSORS, SAFETENSORS_INDEX};
 use crate::engine::{self, Prepared};
+
+use super::{post, yield_now};
 
 /// A line on the worker's console (what the CLI writes to stderr).
 pub fn note(msg: &str) {
@@ -148,18 +151,36 @@ pub fn upload(
     }
 }
 
-/// Encodes every frame of the picture on the GPU, waited for (the features are read back,
-/// which is how a browser waits, and which surfaces a lost device here).
+/// Encodes the picture's frames on the GPU one at a time, each waited for (by a read-back,
+/// which is how a browser waits, and which surfaces a lost device here), telling the page
+/// how far it is and stopping between frames when `stop` is set: `Ok(None)` when there is
+/// no picture or the run was stopped.
 pub async fn encode(
     model: &GpuModel,
     prepared: &Prepared,
+    run: u32,
+    stop: &Cell<bool>,
 ) -> smolvlm_gpu::Result<Option<ImageFeatures>> {
     let Some((pixels, mask)) = prepared.pixels() else {
         return Ok(None);
     };
-    let features = model.encode_images(pixels, Some(mask))?;
-    features.read(model.gpu()).await?;
-    Ok(Some(features))
+    let mut encoding = model.begin_images(pixels, Some(mask))?;
+    let frames = encoding.frames();
+    while encoding.encoded() < frames {
+        // A picture has at most a few dozen frames.
+        post(&Event::Encoding {
+            run,
+            done: encoding.encoded() as u32,
+            frames: frames as u32,
+        });
+        yield_now().await;
+        if stop.get() {
+            return Ok(None);
+        }
+        encoding.encode_next()?;
+        encoding.wait().await?;
+    }
+    Ok(Some(encoding.finish()?))
 }
 
 /// One run's generation: on the GPU until it fails, then on the CPU.

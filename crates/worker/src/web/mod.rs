@@ -732,22 +732,15 @@ async fn run(req: RunRequest, image: Option<Vec<u8>>, stop: Rc<Cell<bool>>) -> R
         ..Default::default()
     };
     let tv = now();
-    // On the GPU every frame is encoded in one submission (waited for by reading the
-    // features back).
+    // On the GPU, frame by frame as on the CPU (one submission each, waited for).
     let mut gpu_features = None;
     if let Some((model, lost)) = on_gpu.filter(|_| frames > 0) {
-        post(&Event::Encoding {
-            run: req.run,
-            done: 0,
-            frames,
-        });
-        yield_now().await;
-        if stop.get() {
-            timings.vision_ms = now() - tv;
-            stopped(timings, &prepared.prompt_ids, WEBGPU);
-            return Ok(());
-        }
-        match gpu::encode(model, &prepared).await {
+        match gpu::encode(model, &prepared, req.run, &stop).await {
+            Ok(_) if stop.get() => {
+                timings.vision_ms = now() - tv;
+                stopped(timings, &prepared.prompt_ids, WEBGPU);
+                return Ok(());
+            }
             Ok(f) => gpu_features = f,
             Err(e) if e.wants_cpu_fallback() => {
                 lose_gpu(
