@@ -269,7 +269,7 @@ impl GpuModel {
             None => PatchMask::full(keep.len(), h / p, w / p),
         };
         let scratch = self.vision.scratch(&self.gpu, h, w)?;
-        let per_image = self.vision.features_per_image(h, w)?;
+        let per_image = scratch.per_image();
         let hidden = self.config.text.hidden_size;
         let features = ImageFeatures {
             tensor: self.gpu.tensor(keep.len() * per_image * hidden)?,

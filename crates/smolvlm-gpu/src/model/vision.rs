@@ -115,6 +115,13 @@ pub(crate) struct Scratch {
     per_image: usize,
 }
 
+impl Scratch {
+    /// Features each frame gives the prompt.
+    pub fn per_image(&self) -> usize {
+        self.per_image
+    }
+}
+
 /// One encoder image, ready to upload: `pixels` (C, H, W) and its patch mask.
 pub(crate) struct Frame<'a> {
     pub pixels: &'a [f32],

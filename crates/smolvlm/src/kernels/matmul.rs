@@ -256,17 +256,15 @@ pub fn widen(isa: Isa, ty: WeightType, t: usize) -> Option<WidenFn> {
     }
     match (isa, ty) {
         #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-        (Isa::Simd128, WeightType::F16) => Some(super::wasm::widen_f16),
-        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-        (Isa::Simd128, WeightType::Q8_0) => Some(|b, o| dequantize_row(WeightType::Q8_0, b, o)),
-        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-        (Isa::Simd128, WeightType::Q4_0) => Some(|b, o| dequantize_row(WeightType::Q4_0, b, o)),
-        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-        (Isa::Simd128, WeightType::Q5_0) => Some(|b, o| dequantize_row(WeightType::Q5_0, b, o)),
-        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-        (Isa::Simd128, WeightType::Q4K) => Some(|b, o| dequantize_row(WeightType::Q4K, b, o)),
-        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-        (Isa::Simd128, WeightType::Q6K) => Some(|b, o| dequantize_row(WeightType::Q6K, b, o)),
+        (Isa::Simd128, ty) => Some(match ty {
+            WeightType::F32 => return None,
+            WeightType::F16 => super::wasm::widen_f16,
+            WeightType::Q8_0 => |b, o| dequantize_row(WeightType::Q8_0, b, o),
+            WeightType::Q4_0 => |b, o| dequantize_row(WeightType::Q4_0, b, o),
+            WeightType::Q5_0 => |b, o| dequantize_row(WeightType::Q5_0, b, o),
+            WeightType::Q4K => |b, o| dequantize_row(WeightType::Q4K, b, o),
+            WeightType::Q6K => |b, o| dequantize_row(WeightType::Q6K, b, o),
+        }),
         _ => None,
     }
 }
