@@ -114,19 +114,37 @@ pub fn xml_escape(s: &str) -> String {
 }
 
 /// The badge's alternative text: "SmolVLM2-2B: Ship, 75% panel ship (3 ship / 1 skip) on
-/// Ship or Skip". Also the SVG's `aria-label` and `<title>` (escaped there).
+/// Ship or Skip". Also the SVG's `aria-label` and `<title>` (escaped there). With community
+/// votes (the live badges of the votes service) it adds them before " on": ", community 67%
+/// ship (2 ship / 1 skip)".
 pub fn badge_alt(tool: &Tool) -> String {
     let p = &tool.panel;
-    match p.split {
-        Some(s) => format!(
-            "{}: {}, {}% panel ship ({s}) on {SITE_NAME}",
-            tool.name, p.verdict, p.ship_percent
-        ),
-        None => format!(
-            "{}: {}, {}% panel ship on {SITE_NAME}",
-            tool.name, p.verdict, p.ship_percent
-        ),
-    }
+    let panel = match p.split {
+        Some(s) => format!("{}% panel ship ({s})", p.ship_percent),
+        None => format!("{}% panel ship", p.ship_percent),
+    };
+    let community = match community_line(tool) {
+        Some(c) => format!(", {c}"),
+        None => String::new(),
+    };
+    format!(
+        "{}: {}, {panel}{community} on {SITE_NAME}",
+        tool.name, p.verdict
+    )
+}
+
+/// "community 67% ship (2 ship / 1 skip)", or `None` without community votes.
+pub fn community_line(tool: &Tool) -> Option<String> {
+    let c = &tool.community;
+    c.ship_percent().map(|pct| {
+        format!(
+            "community {pct}% ship ({})",
+            crate::model::Split {
+                ships: c.ships,
+                skips: c.skips
+            }
+        )
+    })
 }
 
 /// The iframe snippet of the embed card.

@@ -213,6 +213,28 @@ fn badge_alt_says_name_verdict_percent_and_split() {
 }
 
 #[test]
+fn badges_with_community_votes_say_the_split() {
+    let cat = catalog();
+    let mut t = cat.tool("smolvlm2-2b").expect("tool").clone();
+    let before: Vec<String> = BadgeVariant::ALL
+        .iter()
+        .map(|v| badge_svg(&t, *v))
+        .collect();
+    t.community = Community { ships: 2, skips: 1 };
+    assert_eq!(
+        badge_alt(&t),
+        "SmolVLM2-2B: Ship, 75% panel ship (3 ship / 1 skip), community 67% ship (2 ship / 1 skip) on Ship or Skip"
+    );
+    for (v, old) in BadgeVariant::ALL.into_iter().zip(before) {
+        let svg = badge_svg(&t, v);
+        assert_ne!(svg, old, "{v:?}: the community votes change the drawing");
+        let (w, h) = check_accessible(&svg, &badge_alt(&t));
+        let (pw, ph, _) = render(&svg);
+        assert_eq!((pw as f32, ph as f32), (w, h));
+    }
+}
+
+#[test]
 fn hostile_text_is_escaped_in_badges() {
     let t = hostile();
     for v in BadgeVariant::ALL {

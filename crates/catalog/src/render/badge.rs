@@ -120,7 +120,11 @@ fn verdict_badge(tool: &Tool, variant: BadgeVariant) -> String {
         pal.text,
         regular.path(&line, x, 60.0, 13.0)
     );
-    let foot = format!("{SITE_NAME} · expert panel verdict");
+    // Live badges (the votes service) give the community's split in place of the tagline.
+    let foot = match crate::embed::community_line(tool) {
+        Some(c) => regular.fit(&format!("{c} · {SITE_NAME}"), 11.0, w - 16.0 - x),
+        None => format!("{SITE_NAME} · expert panel verdict"),
+    };
     let _ = write!(
         s,
         "<path fill=\"{}\" d=\"{}\"/>",
@@ -138,7 +142,10 @@ fn flat_badge(tool: &Tool, variant: BadgeVariant) -> String {
     let p = &tool.panel;
     let size = 11.0;
     let label = SITE_NAME.to_lowercase();
-    let message = format!("{} {}%", p.verdict, p.ship_percent);
+    let message = match tool.community.ship_percent() {
+        Some(c) => format!("{} {}% · community {c}%", p.verdict, p.ship_percent),
+        None => format!("{} {}%", p.verdict, p.ship_percent),
+    };
     let lw = (regular.width(&label, size) + 12.0).ceil();
     let mw = (regular.width(&message, size) + 12.0).ceil();
     let total = lw + mw;
