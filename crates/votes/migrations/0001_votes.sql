@@ -8,12 +8,19 @@ CREATE TABLE server_secret (
 );
 
 -- One row per visitor, item and day: voting again the same day replaces the vote.
--- `visitor` is the HMAC, hex; no address or user agent is stored.
+-- `visitor` is the HMAC, hex; no address or user agent is stored. `changes` counts the
+-- replacements, so an upsert's RETURNING tells a new vote (0) from a changed one.
 CREATE TABLE votes (
     visitor TEXT PRIMARY KEY,
     item TEXT NOT NULL,
-    vote TEXT NOT NULL CHECK (vote IN ('ship', 'skip'))
+    vote TEXT NOT NULL CHECK (vote IN ('ship', 'skip')),
+    changes BIGINT NOT NULL DEFAULT 0
 );
 
--- Counting an item's ship and skip votes reads this index only.
-CREATE INDEX votes_item_vote ON votes (item, vote);
+-- Each item's counts, kept in the same transaction as the votes: reading them does not
+-- grow with the number of votes.
+CREATE TABLE tallies (
+    item TEXT PRIMARY KEY,
+    ship BIGINT NOT NULL DEFAULT 0,
+    skip BIGINT NOT NULL DEFAULT 0
+);

@@ -15,6 +15,10 @@ pub enum Error {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database query failed: {0}")]
     Query(#[from] sqlx::Error),
+    #[error("writing the batch of votes this one was in: {0}")]
+    Batch(String),
+    #[error("the votes store is closed")]
+    Closed,
     #[error("the stored vote {0:?} is neither ship nor skip")]
     CorruptVote(String),
     #[error("the stored HMAC key is not 64 hex digits")]

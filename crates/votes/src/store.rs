@@ -5,20 +5,40 @@
 //! `INSERT … ON CONFLICT … DO UPDATE` (SQLite 3.24+, PostgreSQL 9.5+), `TEXT`/`INTEGER`.
 //! Migrations live in `crates/votes/migrations/` and are applied by [`Store::open`].
 //!
-//! SQLite allows one writer at a time: writes go through a pool of one connection (no
-//! `SQLITE_BUSY` sleeps under load), reads through their own pool (WAL readers never wait
-//! for the writer). `synchronous=NORMAL` in WAL mode: a committed vote survives the
+//! Votes are written by one task in batches (group commit): whatever votes arrived while the
+//! previous batch was being written go into one transaction (one multi-row upsert of the
+//! votes, one of the items' tallies, one read of them), and each vote is answered once its
+//! batch is committed. SQLite allows one writer at a time anyway (and `SQLITE_BUSY` sleeps
+//! would wreck latency); a few statements per batch instead of several per vote is what
+//! reaches thousands of votes a second on two cores. The upsert's `RETURNING` names the rows
+//! it inserted or changed (an unchanged vote is not returned), so the tallies move by
+//! exactly what changed, also with several servers on one PostgreSQL (the upsert's row lock
+//! orders two writes of one visitor).
+//! Reads go through their own pool (WAL readers never wait for the writer). `synchronous=NORMAL` in WAL mode: a committed vote survives the
 //! process being killed (it is in the WAL, in the OS); only a power loss can lose the
 //! last commits. PostgreSQL uses one pool for both, with its default durability.
 
-use std::{str::FromStr, time::Duration};
+use std::{collections::HashMap, str::FromStr, time::Duration};
 
 use sqlx::{
     any::{AnyConnectOptions, AnyPoolOptions},
     AnyPool, Executor, Row,
 };
 
+use tokio::sync::{mpsc, oneshot};
+
 use crate::{visitor::Secret, Choice, Error, Tally};
+
+/// The most votes written in one statement (3 parameters each, far under SQLite's 32,766).
+const MAX_BATCH: usize = 256;
+
+/// One vote waiting for the writer.
+struct Cast {
+    visitor: String,
+    item: String,
+    vote: Choice,
+    reply: oneshot::Sender<Result<Tally, Error>>,
+}
 
 /// Which database engine a URL names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +97,7 @@ pub struct Store {
     write: AnyPool,
     read: AnyPool,
     secret: Secret,
+    writer: mpsc::Sender<Cast>,
 }
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -99,7 +120,8 @@ impl Store {
                         if engine == Engine::Sqlite {
                             conn.execute(
                                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                                 PRAGMA busy_timeout = 5000;",
+                                 PRAGMA busy_timeout = 5000; \
+                                 PRAGMA wal_autocheckpoint = 0;",
                             )
                             .await?;
                         }
@@ -118,6 +140,7 @@ impl Store {
                 let write = pool(1).await.map_err(connect)?;
                 MIGRATOR.run(&write).await?;
                 let read = pool(4).await.map_err(connect)?;
+                tokio::spawn(checkpoint_every_second(read.clone()));
                 (write, read)
             }
             Engine::Postgres => {
@@ -127,11 +150,14 @@ impl Store {
             }
         };
         let secret = load_secret(&write).await?;
+        let (writer, queue) = mpsc::channel(4 * MAX_BATCH);
+        tokio::spawn(write_batches(write.clone(), queue));
         Ok(Store {
             engine,
             write,
             read,
             secret,
+            writer,
         })
     }
 
@@ -143,20 +169,18 @@ impl Store {
         &self.secret
     }
 
-    /// Records (or replaces) the vote under `visitor` and returns the item's counts after it.
+    /// Records (or replaces) the vote under `visitor` and returns the item's counts after it,
+    /// once it is committed.
     pub async fn cast(&self, visitor: &str, item: &str, vote: Choice) -> Result<Tally, Error> {
-        let mut conn = self.write.acquire().await?;
-        sqlx::query(
-            "INSERT INTO votes (visitor, item, vote) VALUES ($1, $2, $3) \
-             ON CONFLICT (visitor) DO UPDATE SET vote = excluded.vote",
-        )
-        .bind(visitor)
-        .bind(item)
-        .bind(vote.as_str())
-        .execute(&mut *conn)
-        .await?;
-        let (ship, skip) = counts(&mut *conn, item).await?;
-        Ok(Tally::new(item, ship, skip, Some(vote)))
+        let (reply, answer) = oneshot::channel();
+        let cast = Cast {
+            visitor: visitor.to_owned(),
+            item: item.to_owned(),
+            vote,
+            reply,
+        };
+        self.writer.send(cast).await.map_err(|_| Error::Closed)?;
+        answer.await.map_err(|_| Error::Closed)?
     }
 
     /// The counts of each item, with the vote stored under its visitor key where there is
@@ -192,21 +216,150 @@ impl Store {
     }
 }
 
-async fn counts(conn: &mut sqlx::AnyConnection, item: &str) -> Result<(u32, u32), Error> {
-    let rows = sqlx::query("SELECT vote, COUNT(*) FROM votes WHERE item = $1 GROUP BY vote")
-        .bind(item)
-        .fetch_all(conn)
-        .await?;
-    let (mut ship, mut skip) = (0, 0);
-    for row in rows {
-        let n: i64 = row.try_get(1)?;
-        let n = u32::try_from(n).unwrap_or(u32::MAX);
-        match parse_vote(row.try_get(0)?)? {
-            Choice::Ship => ship = n,
-            Choice::Skip => skip = n,
+/// SQLite's automatic checkpoint (off, see `open`) would run inside a writer's commit and
+/// stall every vote waiting behind it (measured: p99 22 ms → 8-11 ms at 64 clients without
+/// it). A passive checkpoint from a reader's connection copies the WAL into the database
+/// beside the writer instead; the writer restarts the WAL once it has all been copied.
+async fn checkpoint_every_second(read: AnyPool) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        if read.is_closed() {
+            return;
+        }
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&read)
+            .await
+        {
+            if read.is_closed() {
+                return;
+            }
+            eprintln!("votes: SQLite checkpoint: {e}");
         }
     }
-    Ok((ship, skip))
+}
+
+/// The writer task: takes every vote waiting (up to [`MAX_BATCH`]), writes them in one
+/// statement, answers each with its item's counts after the batch. Ends when the store is
+/// dropped.
+async fn write_batches(pool: AnyPool, mut queue: mpsc::Receiver<Cast>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        match write_batch(&pool, &batch).await {
+            Ok(counts) => {
+                for c in batch.drain(..) {
+                    let (ship, skip) = counts.get(&c.item).copied().unwrap_or_default();
+                    _ = c
+                        .reply
+                        .send(Ok(Tally::new(&c.item, ship, skip, Some(c.vote))));
+                }
+            }
+            Err(e) => {
+                let reason = e.to_string();
+                for c in batch.drain(..) {
+                    _ = c.reply.send(Err(Error::Batch(reason.clone())));
+                }
+            }
+        }
+    }
+}
+
+async fn write_batch(pool: &AnyPool, batch: &[Cast]) -> Result<HashMap<String, (u32, u32)>, Error> {
+    // A visitor twice in one batch: the later vote wins, as if written one after the other
+    // (and PostgreSQL refuses to update one row twice in one statement). Sorted, so that
+    // two servers on one PostgreSQL lock rows in the same order.
+    let mut latest: HashMap<&str, &Cast> = HashMap::new();
+    for c in batch {
+        latest.insert(&c.visitor, c);
+    }
+    let mut rows: Vec<&Cast> = latest.into_values().collect();
+    rows.sort_by(|a, b| a.visitor.cmp(&b.visitor));
+
+    let mut tx = pool.begin().await?;
+    let values: Vec<String> = (0..rows.len())
+        .map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3))
+        .collect();
+    let sql = format!(
+        "INSERT INTO votes (visitor, item, vote) VALUES {} \
+         ON CONFLICT (visitor) DO UPDATE SET vote = excluded.vote, changes = votes.changes + 1 \
+         WHERE votes.vote <> excluded.vote \
+         RETURNING item, vote, changes",
+        values.join(", ")
+    );
+    let mut insert = sqlx::query(&sql);
+    for c in &rows {
+        insert = insert.bind(&c.visitor).bind(&c.item).bind(c.vote.as_str());
+    }
+    // Per item: (ship delta, skip delta).
+    let mut delta: HashMap<String, (i64, i64)> = HashMap::new();
+    for row in insert.fetch_all(&mut *tx).await? {
+        let item: String = row.try_get(0)?;
+        let vote = parse_vote(row.try_get(1)?)?;
+        let changed = row.try_get::<i64, _>(2)? > 0;
+        let d = delta.entry(item).or_default();
+        match (vote, changed) {
+            (Choice::Ship, false) => d.0 += 1,
+            (Choice::Skip, false) => d.1 += 1,
+            (Choice::Ship, true) => (d.0, d.1) = (d.0 + 1, d.1 - 1),
+            (Choice::Skip, true) => (d.0, d.1) = (d.0 - 1, d.1 + 1),
+        }
+    }
+    let mut moved: Vec<(String, (i64, i64))> =
+        delta.into_iter().filter(|(_, d)| *d != (0, 0)).collect();
+    moved.sort();
+    if !moved.is_empty() {
+        let values: Vec<String> = (0..moved.len())
+            .map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3))
+            .collect();
+        let sql = format!(
+            "INSERT INTO tallies (item, ship, skip) VALUES {} \
+             ON CONFLICT (item) DO UPDATE SET ship = tallies.ship + excluded.ship, \
+             skip = tallies.skip + excluded.skip",
+            values.join(", ")
+        );
+        let mut update = sqlx::query(&sql);
+        for (item, (ship, skip)) in &moved {
+            update = update.bind(item).bind(*ship).bind(*skip);
+        }
+        update.execute(&mut *tx).await?;
+    }
+
+    let mut items: Vec<&str> = rows.iter().map(|c| c.item.as_str()).collect();
+    items.sort_unstable();
+    items.dedup();
+    let marks: Vec<String> = (1..=items.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "SELECT item, ship, skip FROM tallies WHERE item IN ({})",
+        marks.join(", ")
+    );
+    let mut select = sqlx::query(&sql);
+    for item in &items {
+        select = select.bind(*item);
+    }
+    let mut counts = HashMap::new();
+    for row in select.fetch_all(&mut *tx).await? {
+        counts.insert(
+            row.try_get(0)?,
+            (count(row.try_get(1)?), count(row.try_get(2)?)),
+        );
+    }
+    tx.commit().await?;
+    Ok(counts)
+}
+
+fn count(n: i64) -> u32 {
+    u32::try_from(n.max(0)).unwrap_or(u32::MAX)
+}
+
+async fn counts(conn: &mut sqlx::AnyConnection, item: &str) -> Result<(u32, u32), Error> {
+    let row = sqlx::query("SELECT ship, skip FROM tallies WHERE item = $1")
+        .bind(item)
+        .fetch_optional(conn)
+        .await?;
+    Ok(match row {
+        Some(row) => (count(row.try_get(0)?), count(row.try_get(1)?)),
+        None => (0, 0),
+    })
 }
 
 fn parse_vote(s: String) -> Result<Choice, Error> {

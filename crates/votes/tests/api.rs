@@ -45,6 +45,9 @@ const CASES: &[(&str, Case)] = &[
     ("voting_again_the_same_day_replaces_the_vote", |e| {
         Box::pin(voting_again_replaces(e))
     }),
+    ("one_visitors_concurrent_changes_count_once", |e| {
+        Box::pin(concurrent_changes(e))
+    }),
     ("one_request_reads_the_split_of_many_items", |e| {
         Box::pin(many_items(e))
     }),
@@ -376,6 +379,41 @@ async fn voting_again_replaces(env: Env) -> Result<()> {
     ensure!(tally(&v)?.total == 2, "{v}");
     ensure!(vote_rows(&env.url).await? == 2);
     api.shutdown().await
+}
+
+async fn concurrent_changes(env: Env) -> Result<()> {
+    let api = Arc::new(Api::unlimited(&env).await?);
+    let item = tool();
+    // 40 votes of one visitor at once (many land in one batch) beside 10 other visitors.
+    let mut tasks = Vec::new();
+    for i in 0..50 {
+        let (api, item) = (api.clone(), item.clone());
+        tasks.push(tokio::spawn(async move {
+            let (agent, vote) = if i < 40 {
+                (
+                    "Flipper".to_string(),
+                    if i % 2 == 0 { "ship" } else { "skip" },
+                )
+            } else {
+                (format!("Other{i}"), "ship")
+            };
+            api.vote(&agent, &item, vote).await
+        }));
+    }
+    for t in tasks {
+        let (s, v) = t.await??;
+        ensure!(s == StatusCode::OK, "{s} {v}");
+    }
+    let (_, v) = api.get("Flipper", &format!("api/votes/{item}")).await?;
+    let t = tally(&v)?;
+    let mine = t.your_vote.context("the visitor's vote is stored")?;
+    let expect_ship = 10 + u32::from(mine == Choice::Ship);
+    ensure!((t.ship, t.total) == (expect_ship, 11), "{v}");
+    ensure!(vote_rows(&env.url).await? == 11);
+    Arc::into_inner(api)
+        .context("api still shared")?
+        .shutdown()
+        .await
 }
 
 async fn many_items(env: Env) -> Result<()> {
