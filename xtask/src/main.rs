@@ -6,6 +6,8 @@
 //! - `install`: only install the tools; `doctor`: say what is installed and what is not.
 //! - `fetch-models`, `bench`, `samples`: the OCR page's model files, its speed, its
 //!   sample pictures (see `ocr.rs`).
+//! - `bench-votes`: the votes service's votes/s and latency on SQLite and PostgreSQL
+//!   (see `votes.rs`; `serve` runs that service beside the site).
 //!
 //! Everything CI builds is built once, in the release profile: the `xtask` alias itself runs
 //! `--release` (see `.cargo/config.toml`) so xtask's dependencies are not compiled twice.
@@ -15,6 +17,7 @@ mod ocr;
 mod serve;
 mod test;
 mod tools;
+mod votes;
 
 use std::{
     path::{Path, PathBuf},
@@ -31,7 +34,7 @@ pub const DEFAULT_SITE_URL: &str = "http://localhost:8080/";
 #[derive(Parser)]
 #[command(
     name = "cargo xtask",
-    about = "Chores of this repository: serve, dist, test, install, doctor, fetch-models, bench, samples"
+    about = "Chores of this repository: serve, dist, test, install, doctor, fetch-models, bench, samples, bench-votes"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -58,6 +61,10 @@ enum Cmd {
         /// (see `cargo xtask fetch-models`).
         #[arg(long, value_name = "DIR")]
         models: Option<PathBuf>,
+        /// The votes database: `sqlite:PATH` or `postgres://…`. Default: a SQLite file in
+        /// target/votes/votes.sqlite, kept across restarts.
+        #[arg(long, value_name = "URL")]
+        database: Option<String>,
     },
     /// Download the OCR page's default model files (SmolVLM2-256M Q8_0, the GGUF pair
     /// ggml-org publishes) into a folder for `serve --models`, resuming partial files.
@@ -100,6 +107,21 @@ enum Cmd {
         /// Public URL the site will live at (absolute links, sitemap, canonical, og:image).
         #[arg(long, default_value = DEFAULT_SITE_URL)]
         site_url: String,
+        /// Where the votes service is (its root, e.g. https://votes.example.org/; it must
+        /// allow the site's origin: `votes serve --allow-origin`). Without it the pages are
+        /// fully static: "No community votes yet", no buttons.
+        #[arg(long, value_name = "URL")]
+        votes_api: Option<String>,
+    },
+    /// The votes service's speed on loopback: votes/s and p50/p99 latency, on a temporary
+    /// SQLite file and a temporary PostgreSQL server (Debian's postgresql package).
+    BenchVotes {
+        /// Concurrent clients, each on its own connection.
+        #[arg(long, default_value_t = 64)]
+        clients: usize,
+        /// Votes in the measured burst.
+        #[arg(long, default_value_t = 20_000)]
+        votes: usize,
     },
     /// Run every test: native tests, then the browser tests against a fresh `dist/`.
     Test {
@@ -126,14 +148,29 @@ fn main() -> Result<()> {
             site_url,
             no_build,
             models,
+            database,
         } => {
             let site_url = site_url.unwrap_or_else(|| format!("http://localhost:{port}/"));
             let site = dist::SiteUrl::parse(&site_url)?;
+            // The votes API on the site's own origin, under its path.
+            votes::set_votes_api(Some(&site.path))?;
             if !no_build {
                 tools::install(tools::Need::Build)?;
                 timed("dist", || dist::build(&root, &site))?;
             }
-            let extra = ocr::models_mount(&site, models.as_deref())?;
+            let database = match database {
+                Some(d) => d,
+                None => {
+                    let file = votes::default_database(&root);
+                    if let Some(dir) = file.parent() {
+                        std::fs::create_dir_all(dir)?;
+                    }
+                    format!("sqlite:{}", file.display())
+                }
+            };
+            let votes = votes::VotesServer::start(&database, 30)?;
+            let mut extra = ocr::models_mount(&site, models.as_deref())?;
+            extra.votes = Some(votes.addr);
             serve::serve_forever(&root.join("dist"), &site, port, &extra)
         }
         Cmd::FetchModels { dir } => ocr::fetch_models(&dir),
@@ -158,12 +195,17 @@ fn main() -> Result<()> {
             },
         ),
         Cmd::Samples => ocr::samples(&root),
-        Cmd::Dist { site_url } => {
+        Cmd::Dist {
+            site_url,
+            votes_api,
+        } => {
             let site = dist::SiteUrl::parse(&site_url)?;
+            votes::set_votes_api(votes_api.as_deref())?;
             tools::install(tools::Need::Build)?;
             timed("dist", || dist::build(&root, &site))
         }
         Cmd::Test { only, list } => test::main(&root, only.as_deref(), list),
+        Cmd::BenchVotes { clients, votes } => votes::bench(clients, votes),
         Cmd::Install => tools::install(tools::Need::Test),
         Cmd::Doctor => tools::doctor(),
     }

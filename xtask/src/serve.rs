@@ -26,6 +26,8 @@ use crate::dist::SiteUrl;
 #[derive(Clone, Debug, Default)]
 pub struct Extra {
     pub mounts: Vec<(String, PathBuf)>,
+    /// The votes service to forward `<base>api/…` and `<base>healthz` to (votes.rs).
+    pub votes: Option<SocketAddr>,
 }
 
 impl Extra {
@@ -43,6 +45,9 @@ pub fn router(dist: &Path, base: &str, extra: &Extra) -> Router {
     let mut app = Router::new();
     for (at, dir) in &extra.mounts {
         app = app.nest_service(at.trim_end_matches('/'), ServeDir::new(dir));
+    }
+    if let Some(upstream) = extra.votes {
+        app = crate::votes::proxy_routes(app, base, upstream);
     }
     let app = if base == "/" {
         app.fallback_service(site)

@@ -43,6 +43,11 @@ const APT_PACKAGES: &[(&str, &str, &str)] = &[
         "/usr/share/vulkan/icd.d/lvp_icd.x86_64.json",
         "Vulkan (lavapipe) for the GPU tests",
     ),
+    (
+        "postgresql",
+        "/usr/share/doc/postgresql",
+        "PostgreSQL for the votes tests and bench-votes (started in a temporary directory)",
+    ),
 ];
 
 /// What a command needs installed.

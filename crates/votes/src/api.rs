@@ -318,10 +318,13 @@ async fn get_one(
         .ok_or_else(|| ApiError::Store(Error::CorruptVote("no tally".into())))
 }
 
-async fn get_many(
-    State(state): State<AppState>,
-    req: Request,
-) -> Result<Json<serde_json::Value>, ApiError> {
+/// `GET /api/votes?items=…`: the tallies in the order asked.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct Tallies {
+    pub items: Vec<Tally>,
+}
+
+async fn get_many(State(state): State<AppState>, req: Request) -> Result<Json<Tallies>, ApiError> {
     let list = req
         .uri()
         .query()
@@ -343,8 +346,8 @@ async fn get_many(
         .iter()
         .map(|item| (*item, state.key(addr, req.headers(), item)))
         .collect();
-    let tallies = state.0.store.tallies(&keyed).await?;
-    Ok(Json(json!({ "items": tallies })))
+    let items = state.0.store.tallies(&keyed).await?;
+    Ok(Json(Tallies { items }))
 }
 
 /// The build-time badge of a tool (`catalog::badge_svg`), with the live community split.
