@@ -48,6 +48,9 @@ impl Template {
         tag(&mut h, "title", &page.title);
         meta(&mut h, "name", "description", &page.description);
         meta(&mut h, "name", "site-url", &site.url);
+        if let Some(api) = &site.votes_api {
+            meta(&mut h, "name", "votes-api", api);
+        }
         if page.path != "404.html" {
             link(&mut h, "canonical", &url, None);
         }
@@ -199,6 +202,21 @@ const wasm = await init({ module_or_path: '/web-app-1_bg.wasm' });</script></hea
 
     fn site() -> SiteUrl {
         SiteUrl::parse("https://example.org/sub/").unwrap()
+    }
+
+    #[test]
+    fn pages_name_the_votes_service_only_when_there_is_one() {
+        let t = Template::parse(TRUNK_LIKE).unwrap();
+        for kind in [PageKind::App, PageKind::Static] {
+            let html = t.document(&page(kind), &site(), "");
+            assert!(!html.contains("votes-api"), "{html}");
+            let mut with = site();
+            with.votes_api = Some("https://votes.example.org/".into());
+            let html = t.document(&page(kind), &with, "");
+            assert!(
+                html.contains(r#"<meta name="votes-api" content="https://votes.example.org/">"#)
+            );
+        }
     }
 
     #[test]

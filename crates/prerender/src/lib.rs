@@ -27,11 +27,15 @@ use web::{
 
 pub use document::Template;
 
-/// Where the site lives: its full URL and its path, both ending in `/`.
+/// Where the site lives: its full URL and its path, both ending in `/`; and where its votes
+/// service is, if it has one.
 #[derive(Clone, Debug)]
 pub struct SiteUrl {
     pub url: String,
     pub path: String,
+    /// The votes service's root (`/` on the site's origin, or an absolute URL), written on
+    /// every page as `<meta name="votes-api">`; `None`: the pages are fully static.
+    pub votes_api: Option<String>,
 }
 
 impl SiteUrl {
@@ -52,6 +56,7 @@ impl SiteUrl {
         Ok(Self {
             url: format!("{scheme}{host}{path}"),
             path,
+            votes_api: None,
         })
     }
 

@@ -21,7 +21,11 @@ fn main() -> Result<()> {
         }
     }
     let dist = dist.context("missing --dist DIR")?;
-    let url = SiteUrl::parse(&site_url.context("missing --site-url URL")?)?;
+    let mut url = SiteUrl::parse(&site_url.context("missing --site-url URL")?)?;
+    // Set by `cargo xtask dist --votes-api URL` and `cargo xtask serve` (xtask's votes.rs).
+    url.votes_api = std::env::var("XTASK_VOTES_API")
+        .ok()
+        .filter(|s| !s.is_empty());
     let outputs = prerender::build(&dist, &url)?;
     prerender::write_all(&dist, &outputs)?;
     let bytes: usize = outputs.iter().map(|o| o.bytes.len()).sum();

@@ -213,3 +213,31 @@ fn not_found_page_is_static_and_says_so() {
     assert!(!html.contains("type=\"module\""));
     assert!(html.contains("<meta name=\"robots\" content=\"noindex\">"));
 }
+
+#[test]
+fn without_javascript_the_community_row_reads_the_catalog_text_and_has_no_buttons() {
+    let (catalog, out) = build();
+    let cmp = &catalog.comparisons[0];
+    let tool = catalog.tool(&cmp.tools[0]).unwrap();
+    for path in [
+        format!("compare/{}/index.html", cmp.slug),
+        format!("tool/{}/index.html", tool.slug),
+        format!("embed/{}/index.html", tool.slug),
+    ] {
+        let html = text(&out, &path);
+        let body = &html[html.find("<body>").unwrap()..];
+        assert!(
+            body.contains(&format!("data-item=\"{}\"", tool.slug)),
+            "{path}: no community row for {}",
+            tool.slug
+        );
+        assert!(body.contains("No community votes yet"), "{path}");
+        assert!(!body.contains("data-testid=\"vote-ship\""), "{path}");
+        assert!(
+            !body.contains("<button type=\"button\" class=\"button vote-button"),
+            "{path}"
+        );
+        // Built without --votes-api: no page names a votes service.
+        assert!(!html.contains("<meta name=\"votes-api\""), "{path}");
+    }
+}

@@ -1,5 +1,6 @@
 //! Small pieces shared by the pages.
 
+mod community;
 mod copy;
 mod ocr;
 mod score;
@@ -7,6 +8,7 @@ mod shell;
 mod tool_card;
 mod try_it;
 
+pub use community::CommunityVote;
 pub use copy::CopySnippet;
 pub use ocr::OcrApp;
 pub use score::{ScoreBar, VerdictPill};

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 
 use super::{param, NotFound};
 use crate::{
-    components::{runs_here, ScoreBar, Shell, ToolCard, TryIt, VerdictPill},
+    components::{runs_here, CommunityVote, ScoreBar, Shell, ToolCard, TryIt, VerdictPill},
     use_site,
 };
 
@@ -91,7 +91,7 @@ fn DecisionTable(a: Tool, b: Tool) -> impl IntoView {
                                 view! { <VerdictPill verdict=t.panel.verdict /> " " {rest} }.into_any()
                             },
                         )}
-                        {row("Community", |t| t.community.summary().into_any())}
+                        {row("Community", |t| view! { <CommunityVote tool=t.clone() /> }.into_any())}
                         {row("Pricing", |t| t.pricing.summary().to_string().into_any())}
                         {row("Best for", |t| t.best_for.clone().into_any())}
                         {row("Category", |t| t.category.clone().into_any())}

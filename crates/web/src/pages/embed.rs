@@ -3,6 +3,8 @@
 //! Delivered as static HTML (no wasm: see `routes::PageKind::Static`); it makes no
 //! third-party request, sets no cookie, opens links in a new tab, and tells its parent its
 //! height with `postMessage({type: "embed-height", height})` whenever it changes.
+//! Where the site names a votes service (`<meta name="votes-api">`), a second inline script
+//! replaces the pre-rendered community line with the live split.
 
 use catalog::{Tool, SITE_NAME};
 use leptos::prelude::*;
@@ -16,6 +18,12 @@ use crate::{
 /// Posts the card's height to the parent page on load and whenever it changes. Inline so
 /// the card needs nothing but its own HTML and stylesheet.
 pub const EMBED_HEIGHT_SCRIPT: &str = r#"(function(){var last=-1;var el=document.querySelector(".embed-card");function post(){var h=Math.ceil(el.getBoundingClientRect().height);if(h!==last){last=h;if(window.parent!==window){window.parent.postMessage({type:"embed-height",height:h},"*");}}}if(window.ResizeObserver){new ResizeObserver(post).observe(el);}window.addEventListener("load",post);post();})();"#;
+
+/// Fills `[data-testid=embed-community]` with the live split from the votes service, in the
+/// catalog's wording ("67% ship · 2 ship / 1 skip"; the service computes the percentage
+/// with the catalog's rounding). Without a service, or if it does not answer, the
+/// pre-rendered text stays.
+pub const EMBED_COMMUNITY_SCRIPT: &str = r#"(function(){var m=document.querySelector('meta[name="votes-api"]');var el=document.querySelector('[data-testid="embed-community"]');if(!m||!el||!window.fetch)return;var out=el.querySelector('.embed-community-split');fetch(m.getAttribute("content")+"api/votes/"+encodeURIComponent(el.getAttribute("data-item")),{credentials:"omit"}).then(function(r){return r.ok?r.json():null}).then(function(t){if(!t)return;out.textContent=t.total>0?t.ship_percent+"% ship \u00b7 "+t.ship+" ship / "+t.skip+" skip":"No community votes yet";}).catch(function(){});})();"#;
 
 #[component]
 pub fn Embed() -> impl IntoView {
@@ -55,10 +63,15 @@ fn EmbedCard(tool: Tool) -> impl IntoView {
                 <span class="muted">"panel ship"</span>
             </div>
             <p class="muted embed-split">{split}</p>
+            <p class="embed-community" data-testid="embed-community" data-item=tool.slug.clone()>
+                <span class="muted">"Community: "</span>
+                <span class="embed-community-split">{tool.community.summary()}</span>
+            </p>
             <p class="embed-foot">
                 <a href=url target="_blank" rel="noopener">{format!("Read the panel’s reviews on {SITE_NAME} →")}</a>
             </p>
         </article>
         <script inner_html=EMBED_HEIGHT_SCRIPT></script>
+        <script inner_html=EMBED_COMMUNITY_SCRIPT></script>
     }
 }

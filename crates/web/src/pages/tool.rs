@@ -5,7 +5,9 @@ use leptos::prelude::*;
 
 use super::{param, NotFound};
 use crate::{
-    components::{runs_here, Avatar, CopySnippet, ScoreBar, Shell, TryIt, VerdictPill},
+    components::{
+        runs_here, Avatar, CommunityVote, CopySnippet, ScoreBar, Shell, TryIt, VerdictPill,
+    },
     use_site,
 };
 
@@ -102,6 +104,10 @@ fn ToolView(tool: Tool) -> impl IntoView {
                     {split}
                     <span class="muted">{format!("{}% panel ship", tool.panel.ship_percent)}</span>
                 </div>
+                <div class="verdict-line community-line">
+                    <span class="eyebrow">"Community"</span>
+                    <CommunityVote tool=tool.clone() />
+                </div>
             </header>
             <section class="section" aria-labelledby="take-h">
                 <h2 id="take-h">"The Panel’s Take"</h2>
@@ -116,10 +122,6 @@ fn ToolView(tool: Tool) -> impl IntoView {
                     <div>
                         <dt>"Best for"</dt>
                         <dd>{tool.best_for.clone()}</dd>
-                    </div>
-                    <div>
-                        <dt>"Community"</dt>
-                        <dd>{tool.community.summary()}</dd>
                     </div>
                     {license}
                 </dl>
