@@ -27,7 +27,11 @@ pub const STEPS: &[Step] = &[
     },
     Step {
         name: "dist",
-        run: |cx| dist::build(cx.root, &dist::SiteUrl::parse(DEFAULT_SITE_URL)?),
+        // Pages name a votes service on their own origin: the browser tests serve one.
+        run: |cx| {
+            crate::votes::set_votes_api(Some("/"))?;
+            dist::build(cx.root, &dist::SiteUrl::parse(DEFAULT_SITE_URL)?)
+        },
     },
     Step {
         name: "native tests",
@@ -111,7 +115,8 @@ pub fn main(root: &Path, only: Option<&str>, list: bool) -> Result<()> {
 }
 
 /// Playwright (tests/) against `dist/` served on a free localhost port, with the fixture
-/// models at `/models/` and the CLI's answers for the OCR tests to compare with.
+/// models at `/models/`, the CLI's answers for the OCR tests to compare with, and a votes
+/// service on a fresh SQLite file behind `/api/`.
 fn browser_tests(cx: &Ctx) -> Result<()> {
     let dist = cx.root.join("dist");
     if !dist.join("404.html").exists() {
@@ -120,7 +125,8 @@ fn browser_tests(cx: &Ctx) -> Result<()> {
     let cases = crate::timed("ocr: smolvlm generate for the browser to match", || {
         crate::ocr::reference_cases(cx.root)
     })?;
-    let addr = serve::spawn(&dist, "/", &crate::ocr::test_mounts(cx.root)?)?;
+    let (mounts, _votes) = crate::votes::with_test_server(crate::ocr::test_mounts(cx.root)?)?;
+    let addr = serve::spawn(&dist, "/", &mounts)?;
     let tests = cx.root.join("tests");
     run(Command::new(tests.join("node_modules/.bin/playwright"))
         .args(["test"])

@@ -25,7 +25,7 @@ use hyper_util::{
     rt::TokioExecutor,
 };
 
-use crate::{cargo, show};
+use crate::{cargo, serve::Extra, show};
 
 /// Where `cargo xtask serve` keeps the votes when no `--database` is given (README).
 pub fn default_database(root: &Path) -> PathBuf {
@@ -107,6 +107,20 @@ impl Drop for VotesServer {
             .status();
         let _ = self.child.wait();
     }
+}
+
+/// `extra` with a votes service on a fresh SQLite file (in the temp dir) behind it, for the
+/// browser tests; the service stops when the returned [`VotesServer`] is dropped.
+pub fn with_test_server(mut extra: Extra) -> Result<(Extra, VotesServer)> {
+    let file = std::env::temp_dir().join(format!("xtask-votes-{}.sqlite", std::process::id()));
+    for suffix in ["", "-wal", "-shm"] {
+        let mut p = file.clone().into_os_string();
+        p.push(suffix);
+        _ = std::fs::remove_file(p);
+    }
+    let server = VotesServer::start(&format!("sqlite:{}", file.display()), 30)?;
+    extra.votes = Some(server.addr);
+    Ok((extra, server))
 }
 
 /// `app` with `<base>api/…` and `<base>healthz` forwarded to the votes service at
