@@ -139,35 +139,53 @@ pub fn CommunityVote(tool: Tool) -> impl IntoView {
         Effect::new(move |_| browser::load(item.clone(), state));
     }
     let name = tool.name.clone();
+    // The buttons are made once, when the split turns live, and only their attributes
+    // follow the state: a button that stays in the page keeps the keyboard focus.
+    let live = Memo::new(move |_| matches!(state.get(), VoteState::Live { .. }));
+    let pressed = move |c: Choice| match state.get() {
+        VoteState::Live { tally, .. } => tally.yours() == Some(c),
+        VoteState::Static => false,
+    };
+    // aria-disabled rather than disabled: a disabled button would drop the focus.
+    let busy = move || {
+        matches!(
+            state.get(),
+            VoteState::Live {
+                sending: Some(_),
+                ..
+            }
+        )
+    };
     let buttons = move || {
-        let VoteState::Live { tally, sending, .. } = state.get() else {
-            return None;
-        };
-        let yours = tally.yours();
-        let button = |c: Choice, label: &'static str| {
-            let item = item.clone();
-            let on_click = move |_| {
-                state.update(|s| *s = next(s.clone(), VoteEvent::Send(c)));
-                browser::send(item.clone(), c, state);
+        live.get().then(|| {
+            let button = |c: Choice, label: &'static str| {
+                let item = item.clone();
+                let on_click = move |_| {
+                    if busy() {
+                        return;
+                    }
+                    state.update(|s| *s = next(s.clone(), VoteEvent::Send(c)));
+                    browser::send(item.clone(), c, state);
+                };
+                view! {
+                    <button
+                        type="button"
+                        class=format!("button vote-button vote-button-{}", c.as_str())
+                        data-testid=format!("vote-{}", c.as_str())
+                        aria-pressed=move || if pressed(c) { "true" } else { "false" }
+                        aria-disabled=move || if busy() { "true" } else { "false" }
+                        on:click=on_click
+                    >
+                        {label}
+                    </button>
+                }
             };
             view! {
-                <button
-                    type="button"
-                    class=format!("button vote-button vote-button-{}", c.as_str())
-                    data-testid=format!("vote-{}", c.as_str())
-                    aria-pressed=if yours == Some(c) { "true" } else { "false" }
-                    disabled=sending.is_some()
-                    on:click=on_click
-                >
-                    {label}
-                </button>
+                <div class="vote-buttons" role="group" aria-label=format!("Your vote on {name}")>
+                    {button(Choice::Ship, "Ship")}
+                    {button(Choice::Skip, "Skip")}
+                </div>
             }
-        };
-        Some(view! {
-            <div class="vote-buttons" role="group" aria-label=format!("Your vote on {name}")>
-                {button(Choice::Ship, "Ship")}
-                {button(Choice::Skip, "Skip")}
-            </div>
         })
     };
     view! {
