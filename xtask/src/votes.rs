@@ -70,7 +70,8 @@ impl VotesServer {
     /// waits until it listens. `votes_per_minute`: its rate limit (0 = none).
     pub fn start(database: &str, votes_per_minute: u32) -> Result<VotesServer> {
         let mut cmd = cargo();
-        cmd.args(["run", "--release", "--quiet", "--package", "votes", "--"])
+        // Not --quiet: the first start compiles the service (minutes), which cargo shows.
+        cmd.args(["run", "--release", "--package", "votes", "--"])
             .args(["serve", "--database", database, "--listen", "127.0.0.1:0"])
             .args(["--votes-per-minute", &votes_per_minute.to_string()])
             .stdout(Stdio::piped());
@@ -188,6 +189,65 @@ mod tests {
         assert!(e.contains("plain URL"), "{e}");
         set_votes_api(None).unwrap();
         assert!(std::env::var(VOTES_API_ENV).is_err());
+    }
+
+    /// An upstream that answers with the method, path and query it was asked for.
+    async fn echo() -> SocketAddr {
+        let app = Router::new()
+            .fallback(|req: Request| async move { format!("{} {}", req.method(), req.uri()) });
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(l, app).await });
+        addr
+    }
+
+    async fn get(addr: SocketAddr, method: &str, path: &str) -> (u16, String) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        );
+        s.write_all(req.as_bytes()).await.unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).await.unwrap();
+        let status = out[9..12].parse().unwrap();
+        let body = out.split("\r\n\r\n").nth(1).unwrap_or("").to_owned();
+        (status, body)
+    }
+
+    #[tokio::test]
+    async fn the_sites_api_paths_reach_the_votes_service_under_a_sub_path_too() {
+        let upstream = echo().await;
+        let dist = std::env::temp_dir().join(format!("xtask-proxy-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dist).unwrap();
+        std::fs::write(dist.join("404.html"), "not found").unwrap();
+        std::fs::write(dist.join("index.html"), "home").unwrap();
+        for base in ["/", "/sub/"] {
+            let extra = Extra {
+                votes: Some(upstream),
+                ..Extra::default()
+            };
+            let app = crate::serve::router(&dist, base, &extra);
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = l.local_addr().unwrap();
+            tokio::spawn(async move { axum::serve(l, app).await });
+            let at = |p: &str| format!("{base}{p}");
+            assert_eq!(
+                get(addr, "POST", &at("api/votes")).await,
+                (200, "POST /api/votes".into())
+            );
+            assert_eq!(
+                get(addr, "GET", &at("api/votes?items=a,b")).await,
+                (200, "GET /api/votes?items=a,b".into())
+            );
+            assert_eq!(
+                get(addr, "GET", &at("healthz")).await,
+                (200, "GET /healthz".into())
+            );
+            // The site itself is still the site.
+            assert_eq!(get(addr, "GET", &at("")).await, (200, "home".into()));
+        }
+        _ = std::fs::remove_dir_all(&dist);
     }
 }
 
