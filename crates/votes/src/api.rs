@@ -311,11 +311,7 @@ async fn get_one(
     state.known(&item)?;
     let addr = state.client_addr(&req)?;
     let key = state.key(addr, req.headers(), &item);
-    let mut tallies = state.0.store.tallies(&[(&item, key)]).await?;
-    tallies
-        .pop()
-        .map(Json)
-        .ok_or_else(|| ApiError::Store(Error::CorruptVote("no tally".into())))
+    Ok(Json(state.0.store.tally(&item, &key).await?))
 }
 
 /// `GET /api/votes?items=…`: the tallies in the order asked.
@@ -364,14 +360,12 @@ async fn badge(State(state): State<AppState>, Path(file): Path<String>) -> Respo
         ))
         .into_response();
     };
-    let tally = match state.0.store.tallies(&[(&tool.slug, String::new())]).await {
-        Ok(mut t) => t.pop(),
+    let (ships, skips) = match state.0.store.counts(&tool.slug).await {
+        Ok(c) => c,
         Err(e) => return ApiError::Store(e).into_response(),
     };
     let mut live = tool.clone();
-    if let Some(t) = tally {
-        live.community = t.community();
-    }
+    live.community = catalog::Community { ships, skips };
     (
         [
             (header::CONTENT_TYPE, "image/svg+xml; charset=utf-8"),

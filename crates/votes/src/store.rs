@@ -203,6 +203,18 @@ impl Store {
         Ok(out)
     }
 
+    /// One item's counts, with the vote stored under `visitor` if there is one.
+    pub async fn tally(&self, item: &str, visitor: &str) -> Result<Tally, Error> {
+        let mut t = self.tallies(&[(item, visitor.to_owned())]).await?;
+        Ok(t.pop().unwrap_or_else(|| Tally::new(item, 0, 0, None)))
+    }
+
+    /// An item's (ship, skip) counts.
+    pub async fn counts(&self, item: &str) -> Result<(u32, u32), Error> {
+        let mut conn = self.read.acquire().await?;
+        counts(&mut conn, item).await
+    }
+
     /// `SELECT 1`: the database answers.
     pub async fn ping(&self) -> Result<(), Error> {
         sqlx::query("SELECT 1").execute(&self.read).await?;
