@@ -70,6 +70,10 @@ const CASES: &[(&str, Case)] = &[
     ("over_30_votes_a_minute_is_429_with_retry_after", |e| {
         Box::pin(rate_limited(e))
     }),
+    (
+        "behind_a_loopback_proxy_the_forwarded_address_is_the_client",
+        |e| Box::pin(forwarded_for(e)),
+    ),
     ("an_sql_looking_item_changes_nothing", |e| {
         Box::pin(sql_looking_item(e))
     }),
@@ -644,6 +648,43 @@ async fn rate_limited(env: Env) -> Result<()> {
         "{v}"
     );
     api.shutdown().await
+}
+
+async fn forwarded_for(env: Env) -> Result<()> {
+    let item = tool();
+    for trust in [true, false] {
+        let api = Api::start(
+            &env,
+            ApiConfig {
+                votes_per_minute: 1,
+                trust_forwarded_for: trust,
+                ..ApiConfig::default()
+            },
+        )
+        .await?;
+        let mut statuses = Vec::new();
+        for forwarded in ["192.0.2.1", "192.0.2.1", "198.51.100.7, 192.0.2.2"] {
+            let res = api
+                .http
+                .post(api.url("api/votes"))
+                .header(header::USER_AGENT, format!("{trust}"))
+                .header("x-forwarded-for", forwarded)
+                .json(&json!({ "item": item, "vote": "ship" }))
+                .send()
+                .await?;
+            statuses.push(res.status().as_u16());
+        }
+        // Trusted: one vote a minute for each forwarded (last-hop) address; not trusted:
+        // every request is the proxy's own address.
+        let expected = if trust {
+            [200, 429, 200]
+        } else {
+            [200, 429, 429]
+        };
+        ensure!(statuses == expected, "trust {trust}: {statuses:?}");
+        api.shutdown().await?;
+    }
+    Ok(())
 }
 
 async fn sql_looking_item(env: Env) -> Result<()> {
