@@ -76,18 +76,19 @@ fn detect() -> Isa {
     Isa::Scalar
 }
 
-/// Threads the kernels split a matmul over: rayon's pool natively (the CLI sizes it with
-/// `--threads`), one on wasm32.
+/// Threads the kernels split work over: rayon's pool natively (the CLI sizes it with
+/// `--threads`) and in the threaded wasm32 build (`+atomics`: a pool of Web Workers sharing
+/// the module's memory, started by the OCR worker); one in the single-threaded wasm32 build.
 pub fn threads() -> usize {
-    #[cfg(not(target_arch = "wasm32"))]
+    #[cfg(any(not(target_arch = "wasm32"), target_feature = "atomics"))]
     return rayon::current_num_threads().max(1);
-    #[cfg(target_arch = "wasm32")]
+    #[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
     return 1;
 }
 
 /// Runs `f(i)` for `i` in `0..n`, spread over the kernel threads when there are several.
 pub(crate) fn for_each(n: usize, f: impl Fn(usize) + Sync + Send) {
-    #[cfg(not(target_arch = "wasm32"))]
+    #[cfg(any(not(target_arch = "wasm32"), target_feature = "atomics"))]
     if n > 1 && threads() > 1 {
         use rayon::prelude::*;
         (0..n).into_par_iter().for_each(f);
@@ -103,7 +104,7 @@ pub(crate) fn for_each_chunk_mut(
     chunk: usize,
     f: impl Fn(usize, &mut [f32]) + Sync + Send,
 ) {
-    #[cfg(not(target_arch = "wasm32"))]
+    #[cfg(any(not(target_arch = "wasm32"), target_feature = "atomics"))]
     if out.len() > chunk && threads() > 1 {
         use rayon::prelude::*;
         out.par_chunks_mut(chunk)

@@ -16,6 +16,17 @@ unsafe fn load(p: *const u8) -> v128 {
     v128_load(p as *const v128)
 }
 
+/// `acc + a * b`. The relaxed-SIMD build (`+relaxed-simd`, a separate worker module: it
+/// does not load in browsers without it) fuses it into one multiply-add (x86's FMA, Arm's
+/// FMLA), rounding once instead of twice; plain SIMD128 has no fused form.
+#[inline(always)]
+fn madd(a: v128, b: v128, acc: v128) -> v128 {
+    #[cfg(target_feature = "relaxed-simd")]
+    return f32x4_relaxed_madd(a, b, acc);
+    #[cfg(not(target_feature = "relaxed-simd"))]
+    return f32x4_add(acc, f32x4_mul(a, b));
+}
+
 #[inline(always)]
 fn hsum(v: v128) -> f32 {
     f32x4_extract_lane::<0>(v)
@@ -139,7 +150,7 @@ unsafe fn block32<const R: usize, const T: usize, const KIND: u8>(a: &Args, r0: 
             for t in 0..T {
                 let s = i32x4_add(dot16(w0, x0[t]), dot16(w1, x1[t]));
                 let p = f32x4_convert_i32x4(s);
-                acc[r][t] = f32x4_add(acc[r][t], f32x4_mul(p, f32x4_splat(dw * dx[t])));
+                acc[r][t] = madd(p, f32x4_splat(dw * dx[t]), acc[r][t]);
             }
         }
     }
@@ -350,7 +361,7 @@ unsafe fn float<const R: usize, const T: usize, const F16: bool>(a: &Args, r0: u
                 load(row.add(4 * i))
             };
             for t in 0..T {
-                acc[r][t] = f32x4_add(acc[r][t], f32x4_mul(w, xv[t]));
+                acc[r][t] = madd(w, xv[t], acc[r][t]);
             }
         }
         i += 4;
