@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use clap::Args;
 use smolvlm::bench::{BenchConfig, BenchDtype};
 use smolvlm::ModelSize;
@@ -35,6 +35,10 @@ pub struct BenchArgs {
     /// Skip the vision tile.
     #[arg(long)]
     no_vision: bool,
+    /// Also time a full-detail picture of this many frames to its first token (a square
+    /// picture at the default splitting: 17).
+    #[arg(long, default_value_t = 0)]
+    picture_frames: usize,
 }
 
 pub fn run(args: BenchArgs) -> Result<()> {
@@ -55,17 +59,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
     if args.prompt_tokens == 0 || args.decode_tokens == 0 {
         bail!("--prompt-tokens and --decode-tokens must be at least 1");
     }
-    let threads = match args.threads {
-        Some(0) => bail!("--threads must be at least 1"),
-        Some(n) => n,
-        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
-    };
-    // candle's own CPU matmuls size themselves from this variable, rayon's pool too.
-    std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build_global()
-        .context("starting the thread pool")?;
+    let threads = crate::start_thread_pool(args.threads)?;
 
     let start = Instant::now();
     let now = move || start.elapsed().as_secs_f64() * 1000.0;
@@ -74,6 +68,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         vision: !args.no_vision,
         prompt_tokens: args.prompt_tokens,
         decode_tokens: args.decode_tokens,
+        picture_frames: args.picture_frames,
         ..BenchConfig::contract(size, dtype)
     };
     if args.backend == "wgpu" {
@@ -99,6 +94,8 @@ pub fn run(args: BenchArgs) -> Result<()> {
             "decode_empty_tokens_per_s": r.decode_empty_tokens_per_s,
             "prefill_tokens_per_s": r.prefill_tokens_per_s,
             "vision_ms_per_tile": r.vision_ms_per_tile,
+            "picture_frames": r.picture.as_ref().map(|p| p.frames),
+            "picture_ms": r.picture.as_ref().map(|p| p.total_ms),
             "peak_rss_mb": peak_rss_mb,
             "load_ms": r.load_ms,
             "weight_bytes": r.weight_bytes,
@@ -125,6 +122,16 @@ pub fn run(args: BenchArgs) -> Result<()> {
         );
         if let Some(ms) = r.vision_ms_per_tile {
             println!("vision {ms:.0} ms per tile");
+        }
+        if let Some(p) = &r.picture {
+            println!(
+                "a {}-frame picture: {:.1} s to text ({:.1} s vision, {:.1} s prefill of {} tokens)",
+                p.frames,
+                p.total_ms / 1000.0,
+                p.vision_ms / 1000.0,
+                p.prefill_ms / 1000.0,
+                p.prompt_tokens
+            );
         }
         println!(
             "text weights read per token {:.1} MB: {decode_read:.1} GB/s at {}+, {decode_empty_read:.1} GB/s from empty; \

@@ -34,6 +34,10 @@ pub struct BenchConfig {
     pub decode_tokens: usize,
     /// Whether to time one vision tile.
     pub vision: bool,
+    /// Frames of a full-detail picture whose time to text (all its frames encoded one at a
+    /// time, its prompt prefilled, the first token) is timed; 0: none. A square picture
+    /// at the checkpoint's default splitting is 17 (16 tiles and the global image).
+    pub picture_frames: usize,
 }
 
 impl BenchConfig {
@@ -45,9 +49,13 @@ impl BenchConfig {
             prompt_tokens: 512,
             decode_tokens: 128,
             vision: true,
+            picture_frames: 0,
         }
     }
 }
+
+/// Frames of a full-detail square picture: 4 × 4 tiles and the global image.
+pub const FULL_DETAIL_FRAMES: usize = 17;
 
 /// The measurements (times from the caller's clock).
 #[derive(Debug, Clone, Default)]
@@ -59,11 +67,25 @@ pub struct BenchReport {
     /// Decoding at positions 0..decode_tokens.
     pub decode_empty_tokens_per_s: f64,
     pub vision_ms_per_tile: Option<f64>,
+    /// A full-detail picture of `picture_frames` frames: seconds from its pixels to the
+    /// first token, and the part of it in the vision encoder and in the prefill.
+    pub picture: Option<PictureTimes>,
     /// Bytes of text weights one decoded token reads: every layer's matrices and the
     /// output head (the embedding table is only gathered from).
     pub text_bytes_per_token: usize,
     /// Bytes of all weights held.
     pub weight_bytes: usize,
+}
+
+/// Time to text of one picture (milliseconds).
+#[derive(Debug, Clone, Default)]
+pub struct PictureTimes {
+    pub frames: usize,
+    pub prompt_tokens: usize,
+    pub vision_ms: f64,
+    pub prefill_ms: f64,
+    /// Vision, prefill and the first decoded token.
+    pub total_ms: f64,
 }
 
 /// Random weights for every tensor a SmolVLM2 of `config`'s dimensions needs, under the
@@ -341,6 +363,49 @@ pub fn run(
         features.dims3()?;
         report.vision_ms_per_tile = Some(ms);
         log(&format!("vision: one {side}x{side} tile in {ms:.0} ms"));
+    }
+
+    if cfg.picture_frames > 0 {
+        let side = config.vision.image_size;
+        let frames = cfg.picture_frames;
+        let mut rng = StdRng::seed_from_u64(11);
+        let px: Vec<f32> = (0..3 * side * side)
+            .map(|_| rng.random_range(-1.0..1.0))
+            .collect();
+        let px = Tensor::from_vec(px, (1, 3, side, side), &device)?;
+        // The prompt a picture of this many frames expands to: each frame's image tokens
+        // and its two markers (`<fake_token_around_image><row_r_col_c>`), and about 16 for
+        // the chat template, the question and the line breaks between rows.
+        let prompt_tokens = frames * (config.image_seq_len() + 2) + 16;
+        let t = now();
+        // One frame at a time, as the OCR page encodes (progress and Stop between frames).
+        for _ in 0..frames {
+            model.encode_images(&px, None)?.dims3()?;
+        }
+        let vision_ms = now() - t;
+        let prompt: Vec<u32> = (0..prompt_tokens).map(id).collect();
+        let mut cache = model.new_cache();
+        let embeds = model.embed(&prompt, None)?;
+        let t = now();
+        let logits = model.forward(&embeds, &mut cache)?;
+        let prefill_ms = now() - t;
+        let v: Vec<f32> = logits.to_vec1()?;
+        model.forward_token(crate::generation::argmax(&v), &mut cache)?;
+        let first_ms = now() - t - prefill_ms;
+        let total_ms = vision_ms + prefill_ms + first_ms;
+        log(&format!(
+            "a {frames}-frame picture: {:.1} s to text ({:.1} s vision, {:.1} s prefill of {prompt_tokens} tokens)",
+            total_ms / 1000.0,
+            vision_ms / 1000.0,
+            prefill_ms / 1000.0
+        ));
+        report.picture = Some(PictureTimes {
+            frames,
+            prompt_tokens,
+            vision_ms,
+            prefill_ms,
+            total_ms,
+        });
     }
     Ok(report)
 }
