@@ -18,6 +18,7 @@ mod serve;
 mod test;
 mod tools;
 mod votes;
+mod workers;
 
 use std::{
     path::{Path, PathBuf},
@@ -82,7 +83,7 @@ enum Cmd {
         /// q8_0, q4_0, q4_k, f16 or f32.
         #[arg(long, default_value = "q8_0")]
         dtype: String,
-        /// wasm (one thread, beside native `smolvlm bench --threads 1`) or webgpu (our WGSL
+        /// wasm (every worker build in dist/, beside native `smolvlm bench` on one thread and on all) or webgpu (our WGSL
         /// kernels, beside native `smolvlm bench --backend wgpu`).
         #[arg(long, default_value = "wasm")]
         backend: String,
@@ -95,6 +96,10 @@ enum Cmd {
         /// Skip the vision tile (minutes on a software GPU).
         #[arg(long)]
         no_vision: bool,
+        /// Frames of a full-detail picture timed to its first token on the CPU (a square
+        /// picture at the default splitting: 17; 0 skips it).
+        #[arg(long, default_value_t = 17)]
+        picture_frames: u32,
         /// Use the dist/ already built.
         #[arg(long)]
         no_build: bool,
@@ -181,6 +186,7 @@ fn main() -> Result<()> {
             prompt_tokens,
             decode_tokens,
             no_vision,
+            picture_frames,
             no_build,
         } => ocr::bench(
             &root,
@@ -191,6 +197,7 @@ fn main() -> Result<()> {
                 prompt_tokens,
                 decode_tokens,
                 no_vision,
+                picture_frames,
                 no_build,
             },
         ),

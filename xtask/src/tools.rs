@@ -16,6 +16,10 @@ pub const TRUNK_VERSION: &str = "0.21.14";
 /// Where the browser tests find Chromium (Debian's package).
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 pub const WASM_TARGET: &str = "wasm32-unknown-unknown";
+/// The nightly that builds the threaded worker (`-Z build-std` with `+atomics`: the shipped
+/// wasm32 std is built without atomics). Pinned, so a site builds the same way next month;
+/// everything else stays on stable.
+pub const NIGHTLY: &str = "nightly-2026-05-19";
 /// binaryen's wasm-opt from npm (tools/wasm-opt), first on Trunk's PATH. Debian 12's
 /// binaryen 108 corrupts the externref table wasm-bindgen makes (the app fails to start);
 /// npm's build is JS/wasm run by Node, so nothing prebuilt for this machine is fetched.
@@ -100,6 +104,25 @@ pub fn install(need: Need) -> Result<()> {
         run(cargo().args(["install", "--force", &format!("wasm-bindgen-cli@{wbg}")]))?;
     }
 
+    if !nightly_installed() {
+        // Optional: without it `dist` builds the single-threaded workers only, and says so.
+        let installed = run(Command::new("rustup").args([
+            "toolchain",
+            "install",
+            NIGHTLY,
+            "--profile",
+            "minimal",
+            "--component",
+            "rust-src",
+        ]));
+        if let Err(e) = installed {
+            eprintln!(
+                "xtask: could not install {NIGHTLY} with rust-src ({e:#}): the site will have \
+                 no threaded worker (one thread in every browser)"
+            );
+        }
+    }
+
     npm_ci(Path::new(WASM_OPT_DIR))?;
     if need >= Need::Test {
         npm_ci(Path::new("tests"))?;
@@ -160,6 +183,11 @@ pub fn doctor() -> Result<()> {
             have.as_deref().unwrap_or("none")
         ),
     );
+    line(
+        nightly_installed(),
+        NIGHTLY,
+        "rustup toolchain with rust-src, for the threaded worker (optional)".into(),
+    );
     for (pkg, file, why) in APT_PACKAGES {
         line(Path::new(file).exists(), pkg, format!("{why} ({file})"));
     }
@@ -193,6 +221,20 @@ fn wasm_target_installed() -> bool {
             String::from_utf8_lossy(&o.stdout)
                 .lines()
                 .any(|l| l.trim() == WASM_TARGET)
+        })
+        .unwrap_or(false)
+}
+
+/// Whether the pinned nightly and its `rust-src` (for `-Z build-std`) are installed.
+pub fn nightly_installed() -> bool {
+    Command::new("rustup")
+        .args(["component", "list", "--installed", "--toolchain", NIGHTLY])
+        .output()
+        .map(|o| {
+            o.status.success()
+                && String::from_utf8_lossy(&o.stdout)
+                    .lines()
+                    .any(|l| l.trim() == "rust-src")
         })
         .unwrap_or(false)
 }

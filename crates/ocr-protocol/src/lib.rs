@@ -134,6 +134,10 @@ pub struct BenchRequest {
     pub prompt_tokens: u32,
     pub decode_tokens: u32,
     pub vision: bool,
+    /// Frames of a full-detail picture to time to its first token (0: none; a square
+    /// picture at the default splitting is 17). On the CPU only.
+    #[serde(default)]
+    pub picture_frames: u32,
 }
 
 impl Default for BenchRequest {
@@ -146,6 +150,7 @@ impl Default for BenchRequest {
             prompt_tokens: 512,
             decode_tokens: 128,
             vision: true,
+            picture_frames: 0,
         }
     }
 }
@@ -173,9 +178,42 @@ pub struct BenchReport {
     pub decode_tokens_per_s: f64,
     pub decode_empty_tokens_per_s: f64,
     pub vision_ms_per_tile: Option<f64>,
+    /// A full-detail picture of `picture_frames` frames: milliseconds from its pixels to
+    /// its first token (every frame encoded, the prompt prefilled, one token decoded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub picture_ms: Option<f64>,
+    #[serde(default)]
+    pub picture_frames: u32,
     pub weight_bytes: u64,
     /// The size of the worker's WebAssembly memory at the end (its peak: it never shrinks).
     pub wasm_memory_bytes: u64,
+    /// The CPU threads the worker module runs on, and its name (see [`Build`]).
+    #[serde(default)]
+    pub threads: u32,
+    #[serde(default)]
+    pub build: String,
+}
+
+/// Which of the site's worker modules runs (chosen by `ocr-worker-loader.js` from what the
+/// browser offers: SIMD128, relaxed SIMD, threads when the page is cross-origin isolated)
+/// and on how many threads. The page shows it beside the backend.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Build {
+    /// `simd128`, `relaxed-simd`, `simd128-threads` or `relaxed-simd-threads`.
+    pub name: String,
+    pub threads: u32,
+    /// Why this is not the fastest build the site has, in words for people (e.g. "one
+    /// thread: this page is not cross-origin isolated"); None when it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
+}
+
+impl Build {
+    /// "relaxed-simd-threads, 8 threads" / "simd128, 1 thread".
+    pub fn summary(&self) -> String {
+        let s = if self.threads == 1 { "" } else { "s" };
+        format!("{}, {} thread{s}", self.name, self.threads)
+    }
 }
 
 /// Worker → page.
@@ -185,6 +223,9 @@ pub enum Event {
     /// The worker has started and takes requests.
     Ready {
         simd128: bool,
+        /// The worker module that runs, on how many threads, and why not a faster one.
+        #[serde(default)]
+        build: Build,
     },
     /// What load `load` will need, known before any large download starts.
     Memory {

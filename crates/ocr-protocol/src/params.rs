@@ -1,6 +1,7 @@
 //! The query parameters of `/ocr`, `/embed/ocr` and `/kiosk/` (DESIGN.md's OCR-page
 //! contract): `model=`, `mmproj=`, `backend=auto|webgpu|wasm`, `tiles=all|N`,
-//! `max_new_tokens`, `min_new_tokens`, `prompt`; and `kiosk=1`. One more is a test hook,
+//! `max_new_tokens`, `min_new_tokens`, `prompt`, `threads=N` (a cap on the worker's
+//! threads), `build=NAME` (one worker build, for comparisons); and `kiosk=1`. One more is a test hook,
 //! not for visitors: `gpu_lose_after=N` (see [`OcrParams::gpu_lose_after`]).
 //!
 //! A value that does not parse is reported (in [`OcrParams::problems`]) and its default
@@ -39,6 +40,35 @@ pub const MAX_NEW_TOKENS_LIMIT: u32 = 4096;
 /// The page's default answer length.
 pub const DEFAULT_MAX_NEW_TOKENS: u32 = 256;
 
+/// Largest `threads=` the page accepts (browsers report at most a few hundred cores).
+pub const MAX_THREADS: u32 = 256;
+
+/// The worker builds `ocr-worker-loader.js` chooses from (`build=` names one).
+pub const WORKER_BUILDS: &[&str] = &[
+    "simd128",
+    "relaxed-simd",
+    "simd128-threads",
+    "relaxed-simd-threads",
+];
+
+/// The worker's address: `loader` (the site's `ocr-worker-loader.js`) with the `threads`
+/// cap and `build` choice it reads from its own query string.
+pub fn worker_url(loader: &str, threads: Option<u32>, build: Option<&str>) -> String {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    if let Some(n) = threads {
+        query.append_pair("threads", &n.to_string());
+    }
+    if let Some(b) = build {
+        query.append_pair("build", b);
+    }
+    let query = query.finish();
+    if query.is_empty() {
+        loader.to_string()
+    } else {
+        format!("{loader}?{query}")
+    }
+}
+
 /// The parsed query string.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct OcrParams {
@@ -50,6 +80,10 @@ pub struct OcrParams {
     pub min_new_tokens: Option<u32>,
     pub prompt: Option<String>,
     pub kiosk: bool,
+    /// At most this many threads for the model (default: the browser's core count).
+    pub threads: Option<u32>,
+    /// One of the worker builds, by name, instead of the fastest the browser runs.
+    pub build: Option<String>,
     /// Test hook: on WebGPU the worker destroys its device once N tokens exist (as a
     /// driver reset would), to test the fallback to the CPU in a real browser. Absent,
     /// nothing happens; it changes nothing on the CPU.
@@ -99,6 +133,19 @@ impl OcrParams {
                     Ok(n) => p.gpu_lose_after = Some(n),
                     Err(_) => p.problems.push(format!(
                         "gpu_lose_after={value:?} must be a number of tokens: ignored"
+                    )),
+                },
+                "threads" => match value.parse::<u32>() {
+                    Ok(n) if (1..=MAX_THREADS).contains(&n) => p.threads = Some(n),
+                    _ => p.problems.push(format!(
+                        "threads={value:?} must be a number from 1 to {MAX_THREADS}: using every core"
+                    )),
+                },
+                "build" => match WORKER_BUILDS.iter().find(|b| **b == value) {
+                    Some(b) => p.build = Some((*b).to_string()),
+                    None => p.problems.push(format!(
+                        "build={value:?} is not one of {}: using the fastest",
+                        WORKER_BUILDS.join(", ")
                     )),
                 },
                 "kiosk" => p.kiosk = matches!(value.as_str(), "" | "1" | "true" | "yes"),
@@ -168,6 +215,36 @@ mod tests {
         } else {
             format!("http://site{u}")
         })
+    }
+
+    #[test]
+    fn threads_and_build_parse_and_reach_the_worker_url() {
+        let p = OcrParams::from_query("?threads=3&build=relaxed-simd");
+        assert_eq!(p.problems, Vec::<String>::new());
+        assert_eq!(p.threads, Some(3));
+        assert_eq!(p.build.as_deref(), Some("relaxed-simd"));
+        assert_eq!(
+            worker_url("/ocr-worker-loader.js", p.threads, p.build.as_deref()),
+            "/ocr-worker-loader.js?threads=3&build=relaxed-simd"
+        );
+        assert_eq!(
+            worker_url("/ocr-worker-loader.js", None, None),
+            "/ocr-worker-loader.js"
+        );
+    }
+
+    #[test]
+    fn bad_threads_and_build_are_reported_and_ignored() {
+        let p = OcrParams::from_query("?threads=0&build=fastest");
+        assert_eq!(p.threads, None);
+        assert_eq!(p.build, None);
+        assert_eq!(p.problems.len(), 2, "{:?}", p.problems);
+        assert!(p.problems[0].contains("threads=\"0\""), "{}", p.problems[0]);
+        assert!(
+            p.problems[1].contains("relaxed-simd-threads"),
+            "{}",
+            p.problems[1]
+        );
     }
 
     #[test]

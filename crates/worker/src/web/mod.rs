@@ -10,6 +10,8 @@
 mod fetch;
 mod gpu;
 mod opfs;
+#[cfg(target_feature = "atomics")]
+mod pool;
 
 use std::alloc::{GlobalAlloc, Layout as AllocLayout, System};
 use std::cell::{Cell, RefCell};
@@ -20,8 +22,9 @@ use js_sys::{Array, ArrayBuffer, Promise, Reflect, Uint8Array};
 use ocr_protocol::memory::{self, human_bytes};
 use ocr_protocol::models::file_name;
 use ocr_protocol::{
-    from_json, to_json, BackendChoice, BenchReport, BenchRequest, Event, Failure, FailureKind,
-    ModelFile, ModelInfo, ModelSource, Request, RunRequest, RunResult, Scope, StopKind, Timings,
+    from_json, to_json, BackendChoice, BenchReport, BenchRequest, Build, Event, Failure,
+    FailureKind, ModelFile, ModelInfo, ModelSource, Request, RunRequest, RunResult, Scope,
+    StopKind, Timings,
 };
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -87,6 +90,8 @@ struct State {
     load: Option<(u32, Rc<Cell<bool>>, AbortController)>,
     /// The run in progress and its stop flag.
     run: Option<(u32, Rc<Cell<bool>>)>,
+    /// The module that runs and its threads.
+    build: Build,
 }
 
 thread_local! {
@@ -126,8 +131,11 @@ async fn yield_now() {
     let _ = JsFuture::from(p).await;
 }
 
-#[wasm_bindgen(start)]
-pub fn start() {
+/// Starts the worker: `ocr-worker-loader.js` calls this once the module is instantiated
+/// (and, in a threaded build, its thread pool started), naming the build it chose and why
+/// that one when it is not the fastest of the site's (`why`), which the page shows.
+#[wasm_bindgen]
+pub fn run_worker(build: String, why: Option<String>) {
     std::panic::set_hook(Box::new(|info| {
         let msg = info.to_string();
         web_sys::console::error_1(&msg.clone().into());
@@ -142,9 +150,29 @@ pub fn start() {
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(on_message);
     scope().set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     on_message.forget();
+    let build = Build {
+        name: build,
+        threads: threads() as u32,
+        why,
+    };
+    STATE.with(|s| s.borrow_mut().build = build.clone());
     post(&Event::Ready {
         simd128: cfg!(target_feature = "simd128"),
+        build,
     });
+}
+
+/// Threads the model runs on: the pool's in the threaded build, else one.
+fn threads() -> usize {
+    #[cfg(target_feature = "atomics")]
+    return pool::threads();
+    #[cfg(not(target_feature = "atomics"))]
+    return 1;
+}
+
+/// The build that runs, as `run_worker` was told.
+fn build() -> Build {
+    STATE.with(|s| s.borrow().build.clone())
 }
 
 fn on_message(ev: MessageEvent) {
@@ -955,8 +983,12 @@ async fn bench(req: &BenchRequest) -> Result<BenchReport, Failure> {
             decode_tokens_per_s: r.decode_tokens_per_s,
             decode_empty_tokens_per_s: r.decode_empty_tokens_per_s,
             vision_ms_per_tile: r.vision_ms_per_tile,
+            picture_ms: r.picture.as_ref().map(|p| p.total_ms),
+            picture_frames: r.picture.as_ref().map_or(0, |p| p.frames as u32),
             weight_bytes: r.weight_bytes as u64,
             wasm_memory_bytes: wasm_memory_bytes(),
+            threads: build().threads,
+            build: build().name,
         });
     };
     let r = gpu::bench(&device, &cfg, &now, &mut log)
@@ -978,8 +1010,12 @@ async fn bench(req: &BenchRequest) -> Result<BenchReport, Failure> {
         decode_tokens_per_s: r.decode_tokens_per_s,
         decode_empty_tokens_per_s: r.decode_empty_tokens_per_s,
         vision_ms_per_tile: r.vision_ms_per_tile,
+        picture_ms: None,
+        picture_frames: 0,
         weight_bytes: r.weight_bytes,
         wasm_memory_bytes: wasm_memory_bytes(),
+        threads: build().threads,
+        build: build().name,
     })
 }
 
@@ -1005,5 +1041,6 @@ fn bench_config(req: &BenchRequest) -> Result<smolvlm::bench::BenchConfig, Failu
         prompt_tokens: req.prompt_tokens as usize,
         decode_tokens: req.decode_tokens as usize,
         vision: req.vision,
+        picture_frames: req.picture_frames as usize,
     })
 }
