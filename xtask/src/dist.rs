@@ -3,7 +3,8 @@
 //! 1. Trunk builds the wasm app (`crates/web-app`, release, offline) and `index.html`,
 //!    which becomes the template of every page (its `<head>` carries the hashed script and
 //!    stylesheet links under the site's path).
-//! 2. `public/` is copied as-is.
+//! 2. The OCR worker's other builds (relaxed SIMD, threads: `workers.rs`), `public/`
+//!    copied as-is, and `_headers` (cross-origin isolation, for static hosts that read it).
 //! 3. `prerender` (native, release) renders every route with the same components into its
 //!    own `index.html` and writes badges, oEmbed JSON, OG images, sitemap.xml and 404.html.
 
@@ -62,7 +63,9 @@ pub fn build(root: &Path, site: &SiteUrl) -> Result<()> {
             .args(["--public-url", &site.path])
             .current_dir(root))
     })?;
+    crate::workers::build(root, &dist)?;
     timed("copy public/", || copy_dir(&root.join("public"), &dist))?;
+    std::fs::write(dist.join("_headers"), headers_file(&site.path)).context("writing _headers")?;
     timed("prerender", || {
         run(cargo()
             .args([
@@ -78,6 +81,21 @@ pub fn build(root: &Path, site: &SiteUrl) -> Result<()> {
             .args(["--site-url", &site.url]))
     })?;
     Ok(())
+}
+
+/// `_headers` (Netlify's and Cloudflare Pages' format) with what `xtask serve` sends:
+/// cross-origin isolation on every page (SharedArrayBuffer, so the OCR worker's threads),
+/// CORP so other sites may embed our badges and cards, and Document-Isolation-Policy on
+/// the OCR widget, which isolates it inside a third-party page where the browser has it.
+fn headers_file(base: &str) -> String {
+    let mut out = format!("{base}*\n");
+    for (name, value) in crate::serve::ISOLATION {
+        out.push_str(&format!("  {name}: {value}\n"));
+    }
+    out.push_str(&format!("{base}embed/ocr/*\n"));
+    let (name, value) = crate::serve::EMBED_ISOLATION;
+    out.push_str(&format!("  {name}: {value}\n"));
+    out
 }
 
 /// PATH with npm's wasm-opt first (see `tools::WASM_OPT_DIR`), for Trunk.

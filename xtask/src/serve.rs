@@ -6,6 +6,10 @@
 //! status 404 for unknown paths. `Cache-Control: no-cache` makes the browser revalidate
 //! (ETag / Last-Modified) so a rebuilt site is never shadowed by a stale copy.
 //! The site is served under the path of its URL (`/` or e.g. `/sub/`), as a host would.
+//! Every response carries [`ISOLATION`] (the OCR worker's threads need a cross-origin
+//! isolated page) and the OCR widget [`EMBED_ISOLATION`] as well; `dist/_headers` says the
+//! same to static hosts that read it. `Isolation::Off` serves without them, as a host that
+//! sets no headers would (the browser tests' "not isolated" origin).
 
 use std::{
     net::SocketAddr,
@@ -38,7 +42,52 @@ impl Extra {
     }
 }
 
+/// Cross-origin isolation (COOP + COEP: `crossOriginIsolated`, so SharedArrayBuffer and
+/// the threaded worker), and CORP `cross-origin` so other sites, isolated ones included,
+/// may embed our badges, cards and widget and load model files from us. Model downloads
+/// from the Hub are CORS requests, which COEP `require-corp` lets through.
+pub const ISOLATION: [(&str, &str); 3] = [
+    ("Cross-Origin-Opener-Policy", "same-origin"),
+    ("Cross-Origin-Embedder-Policy", "require-corp"),
+    ("Cross-Origin-Resource-Policy", "cross-origin"),
+];
+
+/// Isolates the OCR widget by itself inside a third-party page that is not isolated
+/// (Chrome 137+); elsewhere the widget runs on one thread.
+pub const EMBED_ISOLATION: (&str, &str) = ("Document-Isolation-Policy", "isolate-and-require-corp");
+
+/// Whether responses carry the isolation headers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Isolation {
+    On,
+    Off,
+}
+
+async fn isolate(
+    embed_ocr: std::sync::Arc<str>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let is_embed = req.uri().path().starts_with(&*embed_ocr);
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    for (name, value) in ISOLATION {
+        h.insert(name, HeaderValue::from_static(value));
+    }
+    if is_embed {
+        h.insert(
+            EMBED_ISOLATION.0,
+            HeaderValue::from_static(EMBED_ISOLATION.1),
+        );
+    }
+    res
+}
+
 pub fn router(dist: &Path, base: &str, extra: &Extra) -> Router {
+    router_with(dist, base, extra, Isolation::On)
+}
+
+pub fn router_with(dist: &Path, base: &str, extra: &Extra, isolation: Isolation) -> Router {
     let site = ServeDir::new(dist)
         .append_index_html_on_directories(true)
         .not_found_service(ServeFile::new(dist.join("404.html")));
@@ -57,10 +106,19 @@ pub fn router(dist: &Path, base: &str, extra: &Extra) -> Router {
             .route("/", get(move || async move { Redirect::temporary(&to) }))
             .fallback_service(ServeFile::new(dist.join("404.html")))
     };
-    app.layer(SetResponseHeaderLayer::overriding(
+    let app = app.layer(SetResponseHeaderLayer::overriding(
         axum::http::header::CACHE_CONTROL,
         HeaderValue::from_static("no-cache"),
-    ))
+    ));
+    match isolation {
+        Isolation::On => {
+            let embed_ocr: std::sync::Arc<str> = format!("{base}embed/ocr").into();
+            app.layer(axum::middleware::from_fn(move |req, next| {
+                isolate(embed_ocr.clone(), req, next)
+            }))
+        }
+        Isolation::Off => app,
+    }
 }
 
 /// Serves until Ctrl-C.
@@ -93,8 +151,8 @@ pub fn serve_forever(dist: &Path, site: &SiteUrl, port: u16, extra: &Extra) -> R
 
 /// Serves on a free port from a background thread, for the browser tests; returns its address.
 /// The server lives as long as the process.
-pub fn spawn(dist: &Path, base: &str, extra: &Extra) -> Result<SocketAddr> {
-    let app = router(dist, base, extra);
+pub fn spawn(dist: &Path, base: &str, extra: &Extra, isolation: Isolation) -> Result<SocketAddr> {
+    let app = router_with(dist, base, extra, isolation);
     let rt = tokio::runtime::Runtime::new()?;
     let listener = rt.block_on(tokio::net::TcpListener::bind(SocketAddr::from((
         [127, 0, 0, 1],

@@ -126,12 +126,15 @@ fn browser_tests(cx: &Ctx) -> Result<()> {
         crate::ocr::reference_cases(cx.root)
     })?;
     let (mounts, _votes) = crate::votes::with_test_server(crate::ocr::test_mounts(cx.root)?)?;
-    let addr = serve::spawn(&dist, "/", &mounts)?;
+    let addr = serve::spawn(&dist, "/", &mounts, serve::Isolation::On)?;
+    // The same site from a host that sends no isolation headers.
+    let plain = serve::spawn(&dist, "/", &mounts, serve::Isolation::Off)?;
     let tests = cx.root.join("tests");
     run(Command::new(tests.join("node_modules/.bin/playwright"))
         .args(["test"])
         .current_dir(&tests)
         .env("SITE_ORIGIN", format!("http://127.0.0.1:{}", addr.port()))
+        .env("PLAIN_ORIGIN", format!("http://127.0.0.1:{}", plain.port()))
         .env("CHROMIUM", tools::CHROMIUM)
         .env("OCR_CASES", cases)
         .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1"))
