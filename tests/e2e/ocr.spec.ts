@@ -227,6 +227,16 @@ test('the widget runs inside an iframe on another site and reports its height', 
     await frame.getByTestId('run').click();
     await expect(frame.getByTestId('status')).toHaveAttribute('data-state', 'done', { timeout: RUN_TIMEOUT });
     expect(tokenIds(await frame.getByTestId('output').getAttribute('data-token-ids'))).toEqual(c.cli.generated_ids);
+    // The host page is not isolated. The widget is isolated by its own
+    // Document-Isolation-Policy where the browser has it (threads), else runs on one
+    // thread and says why; either way it ran a build and told the page which.
+    const build = frame.getByTestId('build');
+    const name = (await build.getAttribute('data-build')) ?? '';
+    const isolated = await frame.locator('html').evaluate(() => self.crossOriginIsolated);
+    const cores = await frame.locator('html').evaluate(() => navigator.hardwareConcurrency);
+    expect(name).toBe(isolated && cores > 1 ? 'relaxed-simd-threads' : 'relaxed-simd');
+    if (!isolated) await expect(frame.getByTestId('build-why')).toContainText('not cross-origin isolated');
+    test.info().annotations.push({ type: 'widget build', description: `${name} (isolated: ${isolated})` });
   } finally {
     await new Promise((resolve) => host.close(resolve));
   }
@@ -273,7 +283,7 @@ test('a worker that crashes is restarted, and the page runs again', async ({ pag
   // The first copy of the worker's module the browser gets is broken: the worker dies at
   // start, as it would on a trap. The page must say so, start a fresh worker, and work.
   let served = 0;
-  await page.route('**/ocr-worker_bg.wasm', async (route) => {
+  await page.route('**/ocr-worker*_bg.wasm', async (route) => {
     if (served++ === 0) {
       await route.fulfill({ status: 200, contentType: 'application/wasm', body: Buffer.from('not a wasm module') });
     } else {

@@ -228,163 +228,247 @@ pub fn reference_cases(root: &Path) -> Result<PathBuf> {
 pub struct BenchArgs {
     pub size: String,
     pub dtype: String,
-    /// `wasm`: native `smolvlm bench` on one thread beside `/bench` on WebAssembly;
+    /// `wasm`: native `smolvlm bench` on one thread and on all, beside `/bench` on every
+    /// worker build of `dist/` (one thread, and all threads for the threaded builds);
     /// `webgpu`: native `smolvlm bench --backend wgpu` beside `/bench?backend=webgpu`.
     pub backend: String,
     pub prompt_tokens: u32,
     pub decode_tokens: u32,
     /// Skip the vision tile (minutes on a software GPU).
     pub no_vision: bool,
+    /// Frames of a full-detail picture to time to its first token (0: skip; CPU only).
+    pub picture_frames: u32,
     pub no_build: bool,
 }
 
-/// `bench`: native `smolvlm bench`, then `/bench` in headless Chromium, and both side by
-/// side, on the CPU (one thread) or on the GPU path (`--backend webgpu`).
+/// One measurement: where it ran, and its JSON (`smolvlm bench --json` or `bench-json`).
+struct Measured {
+    label: String,
+    json: Value,
+}
+
+/// `bench`: native `smolvlm bench`, then `/bench` in headless Chromium, side by side in
+/// one sitting (the machines are noisy and differ: compare columns of one run only).
 pub fn bench(root: &Path, args: &BenchArgs) -> Result<()> {
-    let BenchArgs {
-        size,
-        dtype,
-        backend,
-        prompt_tokens,
-        decode_tokens,
-        no_vision,
-        no_build,
-    } = args;
-    let gpu = match backend.as_str() {
+    let gpu = match args.backend.as_str() {
         "wasm" => false,
         "webgpu" => true,
         b => bail!("--backend must be wasm or webgpu, got `{b}`"),
     };
-    if !no_build {
+    if !args.no_build {
         tools::install(tools::Need::Test)?;
         timed("dist", || {
             dist::build(root, &dist::SiteUrl::parse(crate::DEFAULT_SITE_URL)?)
         })?;
     }
-    let native_label = if gpu {
-        "native smolvlm bench --backend wgpu"
-    } else {
-        "native smolvlm bench (1 thread)"
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut runs = Vec::new();
+    let native_threads: Vec<Option<usize>> = match gpu {
+        true => vec![None],
+        false if cores > 1 => vec![Some(1), Some(cores)],
+        false => vec![Some(1)],
     };
-    let native = timed(native_label, || {
-        let mut cmd = smolvlm(root, "bench");
-        cmd.args(["--size", size, "--dtype", dtype, "--json"]);
-        cmd.args(["--prompt-tokens", &prompt_tokens.to_string()]);
-        cmd.args(["--decode-tokens", &decode_tokens.to_string()]);
-        if *no_vision {
-            cmd.arg("--no-vision");
-        }
-        if gpu {
-            cmd.args(["--backend", "wgpu"]);
-        } else {
-            cmd.args(["--threads", "1"]);
-        }
-        eprintln!("xtask: $ {}", show(&cmd));
-        let out = cmd.output()?;
-        if !out.status.success() {
-            bail!("{}", String::from_utf8_lossy(&out.stderr));
-        }
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        Ok(serde_json::from_str::<Value>(
-            stdout.lines().last().unwrap_or_default(),
-        )?)
-    })?;
+    for threads in native_threads {
+        let label = match threads {
+            None => "native wgpu".to_string(),
+            Some(n) => format!("native {n}t"),
+        };
+        let json = timed(&format!("smolvlm bench ({label})"), || {
+            native_bench(root, args, gpu, threads)
+        })?;
+        runs.push(Measured { label, json });
+    }
     let dist = root.join("dist");
-    let addr = serve::spawn(&dist, "/", &serve::Extra::default())?;
+    let addr = serve::spawn(&dist, "/", &serve::Extra::default(), serve::Isolation::On)?;
+    let browser_runs: Vec<(String, u32)> = if gpu {
+        vec![("webgpu".into(), 1)]
+    } else {
+        worker_builds(&dist)?
+            .into_iter()
+            .map(|b| {
+                let threads = if b.ends_with("-threads") {
+                    cores as u32
+                } else {
+                    1
+                };
+                (b, threads)
+            })
+            .collect()
+    };
+    for (build, threads) in browser_runs {
+        let mut query = format!(
+            "size={}&dtype={}&backend={}&prompt_tokens={}&decode_tokens={}&vision={}",
+            args.size,
+            args.dtype,
+            args.backend,
+            args.prompt_tokens,
+            args.decode_tokens,
+            u8::from(!args.no_vision)
+        );
+        if !gpu {
+            query.push_str(&format!(
+                "&build={build}&threads={threads}&picture_frames={}",
+                args.picture_frames
+            ));
+        }
+        let label = if gpu {
+            "WebGPU".to_string()
+        } else {
+            format!("{build} {threads}t")
+        };
+        let json = timed(&format!("/bench in headless Chromium ({label})"), || {
+            browser_bench(root, addr, &query)
+        })?;
+        if !gpu && json["build"].as_str() != Some(build.as_str()) {
+            bail!("asked for the {build} build, /bench ran {}", json["build"]);
+        }
+        runs.push(Measured { label, json });
+    }
+    print_bench(args, gpu, &runs);
+    Ok(())
+}
+
+fn native_bench(root: &Path, args: &BenchArgs, gpu: bool, threads: Option<usize>) -> Result<Value> {
+    let mut cmd = smolvlm(root, "bench");
+    cmd.args(["--size", &args.size, "--dtype", &args.dtype, "--json"]);
+    cmd.args(["--prompt-tokens", &args.prompt_tokens.to_string()]);
+    cmd.args(["--decode-tokens", &args.decode_tokens.to_string()]);
+    if args.no_vision {
+        cmd.arg("--no-vision");
+    }
+    if gpu {
+        cmd.args(["--backend", "wgpu"]);
+    } else {
+        cmd.args(["--picture-frames", &args.picture_frames.to_string()]);
+    }
+    if let Some(n) = threads {
+        cmd.args(["--threads", &n.to_string()]);
+    }
+    eprintln!("xtask: $ {}", show(&cmd));
+    let out = cmd.output()?;
+    if !out.status.success() {
+        bail!("{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    Ok(serde_json::from_str::<Value>(
+        stdout.lines().last().unwrap_or_default(),
+    )?)
+}
+
+fn browser_bench(root: &Path, addr: std::net::SocketAddr, query: &str) -> Result<Value> {
     let out_file = root.join("target/ocr-e2e/bench.json");
     std::fs::create_dir_all(out_file.parent().unwrap_or(root))?;
     let _ = std::fs::remove_file(&out_file);
     let tests = root.join("tests");
-    timed("/bench in headless Chromium", || {
-        run(Command::new(tests.join("node_modules/.bin/playwright"))
-            .args(["test", "e2e/bench.spec.ts"])
-            .current_dir(&tests)
-            .env("SITE_ORIGIN", format!("http://127.0.0.1:{}", addr.port()))
-            .env("CHROMIUM", tools::CHROMIUM)
-            .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
-            .env("BENCH_OUT", &out_file)
-            .env(
-                "BENCH_QUERY",
-                format!(
-                    "size={size}&dtype={dtype}&backend={backend}&prompt_tokens={prompt_tokens}&decode_tokens={decode_tokens}&vision={}",
-                    u8::from(!no_vision)
-                ),
-            ))
-    })?;
-    let browser: Value = serde_json::from_slice(
+    run(Command::new(tests.join("node_modules/.bin/playwright"))
+        .args(["test", "e2e/bench.spec.ts"])
+        .current_dir(&tests)
+        .env("SITE_ORIGIN", format!("http://127.0.0.1:{}", addr.port()))
+        .env("CHROMIUM", tools::CHROMIUM)
+        .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+        .env("BENCH_OUT", &out_file)
+        .env("BENCH_QUERY", query))?;
+    Ok(serde_json::from_slice(
         &std::fs::read(&out_file).with_context(|| format!("reading {}", out_file.display()))?,
-    )?;
-    let row = |label: &str, key: &str, unit: &str, higher_is_better: bool| {
-        let n = native[key].as_f64();
-        let b = browser[key].as_f64();
-        let ratio = match (n, b) {
-            (Some(n), Some(b)) if n > 0.0 && b > 0.0 => {
-                let r = if higher_is_better { b / n } else { n / b };
-                format!("{:.0}%", r * 100.0)
-            }
-            _ => "—".into(),
-        };
-        let f = |v: Option<f64>| v.map_or("—".into(), |v| format!("{v:.1} {unit}"));
-        println!("{label:<34} {:>16} {:>16} {ratio:>8}", f(n), f(b));
-    };
-    if gpu {
-        let adapter = |v: &Value| v["adapter"].as_str().unwrap_or("?").to_string();
-        let software = |v: &Value| {
-            if v["software_adapter"].as_bool() == Some(true) {
-                " (software: says nothing about real GPUs)"
-            } else {
-                ""
-            }
-        };
-        println!(
-            "\nSmolVLM2-{size} {dtype}, random weights, GPU path: native wgpu vs WebGPU in headless Chromium"
-        );
-        println!("native adapter:  {}{}", adapter(&native), software(&native));
-        println!(
-            "browser adapter: {}{}",
-            adapter(&browser),
-            software(&browser)
-        );
-    } else {
-        println!(
-            "\nSmolVLM2-{size} {dtype}, random weights, one thread: native vs wasm32 in headless Chromium"
-        );
-    }
+    )?)
+}
+
+/// The worker builds `dist/` has (`ocr-worker-builds.js`, written by `workers.rs`).
+fn worker_builds(dist: &Path) -> Result<Vec<String>> {
+    let list = std::fs::read_to_string(dist.join("ocr-worker-builds.js"))
+        .context("reading dist/ocr-worker-builds.js (build with `cargo xtask dist`)")?;
+    let inside = list
+        .split_once('[')
+        .and_then(|(_, r)| r.split_once(']'))
+        .map(|(l, _)| l)
+        .context("ocr-worker-builds.js has no list")?;
+    Ok(inside
+        .split(',')
+        .map(|b| b.trim().trim_matches('"').to_string())
+        .filter(|b| !b.is_empty())
+        .collect())
+}
+
+fn print_bench(args: &BenchArgs, gpu: bool, runs: &[Measured]) {
+    let BenchArgs {
+        size,
+        dtype,
+        prompt_tokens,
+        decode_tokens,
+        ..
+    } = args;
     println!(
-        "{:<34} {:>16} {:>16} {:>8}",
-        "", "native", "browser", "browser/native"
+        "\nSmolVLM2-{size} {dtype}, random weights, {}, in one sitting",
+        if gpu {
+            "GPU path: native wgpu vs WebGPU in headless Chromium"
+        } else {
+            "CPU: native vs each wasm32 worker build in headless Chromium (Nt: N threads)"
+        }
     );
+    for r in runs {
+        if let Some(a) = r.json["adapter"].as_str() {
+            let software = r.json["software_adapter"].as_bool() == Some(true);
+            println!(
+                "{} adapter: {a}{}",
+                r.label,
+                if software {
+                    " (software: says nothing about real GPUs)"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
+    print!("{:<32}", "");
+    for r in runs {
+        print!(" {:>22}", r.label);
+    }
+    println!();
+    let row = |label: String, key: &str, unit: &str, scale: f64| {
+        print!("{label:<32}");
+        for r in runs {
+            let v = r.json[key]
+                .as_f64()
+                .map_or("—".into(), |v| format!("{:.1} {unit}", v * scale));
+            print!(" {v:>22}");
+        }
+        println!();
+    };
     row(
-        &format!("decode at {prompt_tokens}.. (tokens/s)"),
+        format!("decode at {prompt_tokens}.. (tokens/s)"),
         "decode_tokens_per_s",
         "tok/s",
-        true,
+        1.0,
     );
     row(
-        "decode from empty (tokens/s)",
+        "decode from empty (tokens/s)".into(),
         "decode_empty_tokens_per_s",
         "tok/s",
-        true,
+        1.0,
     );
     row(
-        &format!("prefill {prompt_tokens} (tokens/s)"),
+        format!("prefill {prompt_tokens} (tokens/s)"),
         "prefill_tokens_per_s",
         "tok/s",
-        true,
+        1.0,
     );
     row(
-        "vision, one 512x512 tile",
+        "vision, one 512x512 tile".into(),
         "vision_ms_per_tile",
-        "ms",
-        false,
+        "s",
+        0.001,
     );
-    println!(
-        "(browser/native: the browser's speed as a share of native; for the tile, native time / browser time)"
-    );
+    if !gpu && args.picture_frames > 0 {
+        row(
+            format!("{}-frame picture, time to text", args.picture_frames),
+            "picture_ms",
+            "s",
+            0.001,
+        );
+    }
     if (*prompt_tokens, *decode_tokens) != (512, 128) {
         println!("(not the contract's benchmark: {prompt_tokens}-token prefill, {decode_tokens} decoded tokens)");
     }
-    Ok(())
 }
 
 /// `samples`: public/samples/*.png from tests/samples/*.html, screenshot by Chromium.

@@ -199,6 +199,10 @@ fn TilesChoice(ocr: Ocr) -> impl IntoView {
         let backend = crate::ocr::expected_backend(&ocr);
         #[cfg(not(feature = "hydrate"))]
         let backend = String::from("wasm");
+        // Measurements are kept per worker build and thread count: re-read when it is known.
+        let threads = ocr
+            .build
+            .with(|b| b.as_ref().map_or(1, |b| b.threads.max(1)));
         #[cfg(feature = "hydrate")]
         let measured = crate::ocr::measured_ms_per_frame(&pick, &backend);
         #[cfg(not(feature = "hydrate"))]
@@ -219,7 +223,7 @@ fn TilesChoice(ocr: Ocr) -> impl IntoView {
         } else {
             format!("{frames} images")
         };
-        let time = expected_ms(&pick, &backend, measured, frames)
+        let time = expected_ms(&pick, &backend, measured, frames, threads)
             .map(|ms| format!(", {}", duration_text(ms)))
             .unwrap_or_default();
         Some(format!("{grid}{images}{time}"))
@@ -432,6 +436,19 @@ fn AnswerPanel(ocr: Ocr) -> impl IntoView {
                     <dt>"Backend"</dt>
                     <dd data-testid="backend">{move || s.with(|s| s.backend.clone().unwrap_or_else(|| "—".into()))}</dd>
                 </div>
+                <div>
+                    <dt>"CPU build"</dt>
+                    <dd
+                        data-testid="build"
+                        data-build=move || ocr.build.with(|b| b.as_ref().map(|b| b.name.clone()))
+                        data-threads=move || ocr.build.with(|b| b.as_ref().map(|b| b.threads))
+                    >
+                        {move || ocr.build.with(|b| b.as_ref().map_or_else(|| "—".into(), |b| b.summary()))}
+                        <span class="muted" data-testid="build-why">
+                            {move || ocr.build.with(|b| b.as_ref().and_then(|b| b.why.clone()).map(|w| format!(" ({w})")))}
+                        </span>
+                    </dd>
+                </div>
                 {stat("Model load", load)}
                 {stat("Picture", vision)}
                 {stat("First token", first)}
@@ -465,7 +482,8 @@ fn PrivacyNote(ocr: Ocr) -> impl IntoView {
             <p class="muted">
                 "SmolVLM2 runs through candle compiled to WebAssembly (SIMD128) on your processor, "
                 "or on your graphics card through WebGPU where this browser has one (" <code>"backend=webgpu"</code> " forces it). "
-                "On a CPU, full detail takes minutes; the fast choice reads the whole picture as one image."
+                "On a CPU it runs on every core this page may use (threads need a cross-origin isolated page) "
+                "and full detail still takes a minute or more; the fast choice reads the whole picture as one image."
             </p>
         </section>
     }

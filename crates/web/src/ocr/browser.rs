@@ -97,8 +97,18 @@ pub fn measured_ms_per_frame(pick: &ModelPick, backend: &str) -> Option<f64> {
         .ok()
 }
 
+thread_local! {
+    /// The worker build's name and threads (`relaxed-simd-threads/8`), from its Ready
+    /// message: a frame's time on the CPU depends on them as much as on the model.
+    static WORKER_BUILD: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
 fn frames_key(pick: &ModelPick, backend: &str) -> String {
-    format!("ocr-ms-per-frame:{backend}:{}", pick.label())
+    let build = match backend {
+        "wasm" => WORKER_BUILD.with(|b| format!(":{}", b.borrow())),
+        _ => String::new(),
+    };
+    format!("ocr-ms-per-frame:{backend}{build}:{}", pick.label())
 }
 
 fn remember_ms_per_frame(pick: &ModelPick, backend: &str, ms: f64) {
@@ -161,8 +171,12 @@ impl Ocr {
         let ocr = self;
         let site = use_site();
         Effect::new(move |_| {
-            ocr.apply_params();
-            let url = format!("{}ocr-worker-loader.js", site.base);
+            let (threads, build) = ocr.apply_params();
+            let url = ocr_protocol::params::worker_url(
+                &format!("{}ocr-worker-loader.js", site.base),
+                threads,
+                build.as_deref(),
+            );
             let client = Client::start(url, move |incoming| ocr.on_incoming(incoming));
             let paste = Closure::<dyn FnMut(web_sys::ClipboardEvent)>::new(
                 move |ev: web_sys::ClipboardEvent| {
@@ -216,9 +230,10 @@ impl Ocr {
         });
     }
 
-    fn apply_params(&self) {
+    /// Applies the link's parameters; returns the worker's (`threads=`, `build=`).
+    fn apply_params(&self) -> (Option<u32>, Option<String>) {
         let Some(window) = web_sys::window() else {
-            return;
+            return (None, None);
         };
         let location = window.location();
         let search = location.search().unwrap_or_default();
@@ -253,6 +268,7 @@ impl Ocr {
             Err(msg) => self.fail(Failure::new(FailureKind::ModelAddress, msg)),
         }
         self.notices.set(p.problems);
+        (p.threads, p.build)
     }
 
     fn on_incoming(&self, incoming: Incoming) {
@@ -308,7 +324,11 @@ impl Ocr {
             .with_inner(|i| (i.load_id, i.run_id, i.image_id))
             .unwrap_or((None, None, 0));
         match e {
-            Event::Ready { .. } => {}
+            Event::Ready { build, .. } => {
+                WORKER_BUILD
+                    .with(|b| *b.borrow_mut() = format!("{}/{}", build.name, build.threads));
+                self.build.set(Some(build));
+            }
             Event::Memory {
                 load,
                 files_bytes,

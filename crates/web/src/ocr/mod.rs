@@ -214,6 +214,8 @@ pub struct Ocr {
     pub model: RwSignal<ModelPick>,
     pub loaded: RwSignal<Option<ModelInfo>>,
     pub backend: RwSignal<BackendChoice>,
+    /// The worker module that runs and on how many threads (from the worker).
+    pub build: RwSignal<Option<ocr_protocol::Build>>,
     pub max_new_tokens: RwSignal<u32>,
     pub min_new_tokens: RwSignal<u32>,
     /// Problems with the link's parameters, shown above the form.
@@ -251,6 +253,7 @@ impl Ocr {
             model: RwSignal::new(ModelPick::Menu(models::default_choice().id)),
             loaded: RwSignal::new(None),
             backend: RwSignal::new(BackendChoice::Auto),
+            build: RwSignal::new(None),
             max_new_tokens: RwSignal::new(DEFAULT_MAX_NEW_TOKENS),
             min_new_tokens: RwSignal::new(0),
             notices: RwSignal::new(Vec::new()),
@@ -383,7 +386,8 @@ pub fn menu() -> impl Iterator<Item = (&'static str, String)> {
     MODELS.iter().map(|m| (m.id, m.label()))
 }
 
-/// Expected encode time of `frames` for the picked model on `backend` (the menu's
+/// Expected encode time of `frames` for the picked model on `backend` with `threads` CPU
+/// threads (the menu's
 /// estimate, which is the CPU's; the page replaces it with what this device measured on
 /// that backend once a picture has run). None on WebGPU before a measurement: GPUs differ
 /// too much to guess.
@@ -392,10 +396,13 @@ pub fn expected_ms(
     backend: &str,
     measured_ms_per_frame: Option<f64>,
     frames: u32,
+    threads: u32,
 ) -> Option<f64> {
     let per = match measured_ms_per_frame {
         Some(ms) => ms,
-        None if backend == "wasm" => pick.choice()?.est_ms_per_frame as f64,
+        // The menu's figure is one thread's; threads split the encoder's products by rows,
+        // which scale nearly linearly (`cargo xtask bench`): a rough guess until measured.
+        None if backend == "wasm" => pick.choice()?.est_ms_per_frame as f64 / threads.max(1) as f64,
         None => return None,
     };
     Some(per * frames as f64)
@@ -458,11 +465,12 @@ mod tests {
     fn the_time_estimate_is_per_backend() {
         let pick = ModelPick::Menu("256m-q8_0");
         let menu = pick.choice().unwrap().est_ms_per_frame as f64;
-        assert_eq!(expected_ms(&pick, "wasm", None, 2), Some(2.0 * menu));
-        assert_eq!(expected_ms(&pick, "wasm", Some(100.0), 3), Some(300.0));
+        assert_eq!(expected_ms(&pick, "wasm", None, 2, 1), Some(2.0 * menu));
+        assert_eq!(expected_ms(&pick, "wasm", None, 2, 4), Some(0.5 * menu));
+        assert_eq!(expected_ms(&pick, "wasm", Some(100.0), 3, 4), Some(300.0));
         // The menu's estimate is the CPU's: no guess for a GPU not yet measured.
-        assert_eq!(expected_ms(&pick, "webgpu", None, 1), None);
-        assert_eq!(expected_ms(&pick, "webgpu", Some(40.0), 2), Some(80.0));
+        assert_eq!(expected_ms(&pick, "webgpu", None, 1, 4), None);
+        assert_eq!(expected_ms(&pick, "webgpu", Some(40.0), 2, 4), Some(80.0));
     }
 
     #[test]

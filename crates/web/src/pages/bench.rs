@@ -38,6 +38,8 @@ struct Bench {
     log: RwSignal<Vec<String>>,
     report: RwSignal<Option<BenchReport>>,
     request: RwSignal<BenchRequest>,
+    /// The worker build that runs (from its Ready message).
+    build: RwSignal<Option<ocr_protocol::Build>>,
     #[cfg(feature = "hydrate")]
     client: StoredValue<
         Option<std::rc::Rc<std::cell::RefCell<crate::ocr::client::Client>>>,
@@ -52,6 +54,7 @@ pub fn BenchPage() -> impl IntoView {
         log: RwSignal::new(Vec::new()),
         report: RwSignal::new(None),
         request: RwSignal::new(BenchRequest::default()),
+        build: RwSignal::new(None),
         #[cfg(feature = "hydrate")]
         client: StoredValue::new_local(None),
     };
@@ -74,8 +77,12 @@ pub fn BenchPage() -> impl IntoView {
                     "WebGPU on {a}: a software adapter, whose numbers say nothing about real GPUs"
                 ),
                 (Some(a), _) => format!("WebGPU on {a}"),
-                (None, _) => "WebAssembly (SIMD128), one thread".to_string(),
+                (None, _) => {
+                    let s = if r.threads == 1 { "" } else { "s" };
+                    format!("WebAssembly ({} build), {} thread{s}", r.build, r.threads)
+                }
             };
+            let why = b.build.get().and_then(|b| b.why);
             view! {
                 <dl class="facts" data-testid="bench-result">
                     {field("Ran on", on)}
@@ -83,6 +90,8 @@ pub fn BenchPage() -> impl IntoView {
                     {field("Decode (empty context)", format!("{:.1} tokens/s", r.decode_empty_tokens_per_s))}
                     {field("Prefill", format!("{:.1} tokens/s ({prompt} tokens)", r.prefill_tokens_per_s))}
                     {field("Vision, one 512×512 tile", r.vision_ms_per_tile.map(|ms| format!("{ms:.0} ms")).unwrap_or_else(|| "not run".into()))}
+                    {r.picture_ms.map(|ms| field("Time to text, full-detail picture", format!("{:.1} s ({} frames)", ms / 1000.0, r.picture_frames)))}
+                    {why.map(|w| field("Not the fastest build because", w))}
                     {field("Random weights built in", format!("{:.0} ms", r.load_ms))}
                     {field("Weights", ocr_protocol::memory::human_bytes(r.weight_bytes))}
                     {field("Worker memory", ocr_protocol::memory::human_bytes(r.wasm_memory_bytes))}
@@ -99,8 +108,10 @@ pub fn BenchPage() -> impl IntoView {
                 <p class="lede">
                     "The decoder and the vision encoder at the real SmolVLM2 dimensions, with random weights made "
                     "on the spot (speed does not depend on their values), in the same Web Worker the OCR page "
-                    "uses: WebAssembly with SIMD128 on one thread, or our WGSL kernels on your graphics card "
-                    "through WebGPU. Nothing is downloaded. It takes a minute or two."
+                    "uses: WebAssembly (SIMD128, relaxed SIMD where the browser has it) on every core this page "
+                    "may use, or our WGSL kernels on your graphics card through WebGPU. Nothing is downloaded. "
+                    "It takes a minute or two. " <code>"threads=N"</code> " caps the threads, " <code>"build=NAME"</code>
+                    " picks a worker build, " <code>"picture_frames=17"</code> " also times a full-detail picture."
                 </p>
             </header>
             <section class="card bench-form" aria-label="Settings">
@@ -182,8 +193,37 @@ impl Bench {
         let site = crate::use_site();
         let b = self;
         Effect::new(move |_| {
-            let url = format!("{}ocr-worker-loader.js", site.base);
+            // `?autorun=1&size=256m&dtype=q8_0&backend=webgpu&prompt_tokens=512&decode_tokens=128
+            // &vision=1&picture_frames=17&threads=N&build=NAME`
+            let search = web_sys::window()
+                .and_then(|w| w.location().search().ok())
+                .unwrap_or_default();
+            let q = search.trim_start_matches('?');
+            let mut autorun = false;
+            let worker = ocr_protocol::params::OcrParams::from_query(q);
+            for pair in q.split('&') {
+                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                b.request.update(|r| match k {
+                    "size" => r.size = v.to_string(),
+                    "dtype" => r.dtype = v.to_string(),
+                    "backend" => r.backend = backend_of(v).unwrap_or(r.backend),
+                    "prompt_tokens" => r.prompt_tokens = v.parse().unwrap_or(r.prompt_tokens),
+                    "decode_tokens" => r.decode_tokens = v.parse().unwrap_or(r.decode_tokens),
+                    "vision" => r.vision = v != "0",
+                    "picture_frames" => r.picture_frames = v.parse().unwrap_or(r.picture_frames),
+                    _ => {}
+                });
+                if k == "autorun" && v == "1" {
+                    autorun = true;
+                }
+            }
+            let url = ocr_protocol::params::worker_url(
+                &format!("{}ocr-worker-loader.js", site.base),
+                worker.threads,
+                worker.build.as_deref(),
+            );
             let client = Client::start(url, move |incoming| match incoming {
+                Incoming::Event(Event::Ready { build, .. }) => b.build.set(Some(build)),
                 Incoming::Event(Event::BenchLog { line }) => b.log.update(|l| l.push(line)),
                 Incoming::Event(Event::BenchDone { report }) => {
                     b.report.set(Some(report));
@@ -207,27 +247,6 @@ impl Bench {
                 _ => {}
             });
             b.client.set_value(Some(client));
-            // `?autorun=1&size=256m&dtype=q8_0&backend=webgpu&prompt_tokens=512&decode_tokens=128&vision=1`
-            let search = web_sys::window()
-                .and_then(|w| w.location().search().ok())
-                .unwrap_or_default();
-            let q = search.trim_start_matches('?');
-            let mut autorun = false;
-            for pair in q.split('&') {
-                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-                b.request.update(|r| match k {
-                    "size" => r.size = v.to_string(),
-                    "dtype" => r.dtype = v.to_string(),
-                    "backend" => r.backend = backend_of(v).unwrap_or(r.backend),
-                    "prompt_tokens" => r.prompt_tokens = v.parse().unwrap_or(r.prompt_tokens),
-                    "decode_tokens" => r.decode_tokens = v.parse().unwrap_or(r.decode_tokens),
-                    "vision" => r.vision = v != "0",
-                    _ => {}
-                });
-                if k == "autorun" && v == "1" {
-                    autorun = true;
-                }
-            }
             if autorun {
                 b.run();
             }
