@@ -17,8 +17,9 @@
   addEventListener("DOMContentLoaded", function () {
     var meta = document.querySelector('meta[name="site-url"]');
     if (!meta) return;
-    var site = new URL(meta.content, location.href);
-    if (site.origin !== location.origin) return;
+    // The site's path on this origin (the URL it was built for may name another host:
+    // a mirror, or the tests' loopback port).
+    var site = new URL(new URL(meta.content, location.href).pathname, location.origin);
     navigator.serviceWorker.register(new URL("coi-sw.js", site).href).then(function (reg) {
       var reload = function () {
         sessionStorage.setItem(KEY, "1");
