@@ -112,7 +112,14 @@ fn build_one(root: &Path, dist: &Path, v: &Variant) -> Result<()> {
     let mut cargo = match v.threads {
         true => {
             let mut c = Command::new("rustup");
-            c.args(["run", tools::NIGHTLY, "cargo", "rustc", "-Z", "build-std=panic_abort,std"]);
+            c.args([
+                "run",
+                tools::NIGHTLY,
+                "cargo",
+                "rustc",
+                "-Z",
+                "build-std=panic_abort,std",
+            ]);
             // Cargo's own variables from `cargo xtask` would point the nightly at stable's
             // tools. The stable build keeps them (RUSTUP_TOOLCHAIN above all: without it
             // rustup's rustc proxy obeys the rust-toolchain file that some crates ship).
@@ -133,7 +140,10 @@ fn build_one(root: &Path, dist: &Path, v: &Variant) -> Result<()> {
         .args(["--package", "ocr-worker", "--lib"])
         .current_dir(root)
         .env("CARGO_TARGET_DIR", &target_dir)
-        .env("RUSTFLAGS", format!("-C target-feature={}", features.join(",")));
+        .env(
+            "RUSTFLAGS",
+            format!("-C target-feature={}", features.join(",")),
+        );
     if !link_args.is_empty() {
         cargo.arg("--");
         for a in link_args {
