@@ -136,8 +136,9 @@ impl Review {
     }
 }
 
-/// A reviewer's ship/skip.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+/// A ship/skip: a reviewer's, or a visitor's community vote (the votes API's `"vote"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Vote {
     Ship,
     Skip,
@@ -149,6 +150,15 @@ impl Vote {
         match self {
             Vote::Ship => "ship",
             Vote::Skip => "skip",
+        }
+    }
+
+    /// `"ship"` or `"skip"`, exactly.
+    pub fn parse(s: &str) -> Option<Vote> {
+        match s {
+            "ship" => Some(Vote::Ship),
+            "skip" => Some(Vote::Skip),
+            _ => None,
         }
     }
 }

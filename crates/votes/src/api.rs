@@ -31,7 +31,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use crate::{
     limit::RateLimit,
     visitor::{utc_day, visitor_key},
-    Choice, Error, Store, Tally,
+    Error, Store, Tally, Vote,
 };
 
 /// The largest request body accepted (`{"item": …, "vote": …}` needs well under 200 bytes).
@@ -290,7 +290,7 @@ async fn post_vote(State(state): State<AppState>, req: Request) -> Result<Json<T
     let vote = body
         .vote
         .as_str()
-        .and_then(Choice::parse)
+        .and_then(Vote::parse)
         .ok_or_else(|| ApiError::BadVote(body.vote.to_string()))?;
     state.known(&body.item)?;
     if let Err(wait) = state.0.limit.check(addr, Instant::now()) {

@@ -13,14 +13,14 @@ use std::{
 
 use serde::Serialize;
 
-use crate::{Choice, Tally};
+use crate::{Tally, Vote};
 
 /// One vote to cast: `agent` is the User-Agent, which makes the visitor key distinct for
 /// clients that share an address.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Planned {
     pub item: String,
-    pub vote: Choice,
+    pub vote: Vote,
     pub agent: String,
 }
 
@@ -31,9 +31,9 @@ pub fn plan(items: &[String], n: usize, tag: &str) -> Vec<Planned> {
         .map(|i| Planned {
             item: items[i % items.len()].clone(),
             vote: if (i / items.len()) % 3 == 0 {
-                Choice::Skip
+                Vote::Skip
             } else {
-                Choice::Ship
+                Vote::Ship
             },
             agent: format!("{tag}-{i}"),
         })
@@ -111,7 +111,7 @@ pub async fn burst(
             Err(e) => all.failed.push((
                 Planned {
                     item: String::new(),
-                    vote: Choice::Ship,
+                    vote: Vote::Ship,
                     agent: String::new(),
                 },
                 format!("client task failed: {e}"),
@@ -207,7 +207,7 @@ mod tests {
         let agents: std::collections::HashSet<_> = p.iter().map(|v| &v.agent).collect();
         assert_eq!(agents.len(), 6);
         assert_eq!(p.iter().filter(|v| v.item == "a").count(), 3);
-        assert!(p.iter().any(|v| v.vote == Choice::Ship));
-        assert!(p.iter().any(|v| v.vote == Choice::Skip));
+        assert!(p.iter().any(|v| v.vote == Vote::Ship));
+        assert!(p.iter().any(|v| v.vote == Vote::Skip));
     }
 }

@@ -25,31 +25,8 @@ pub use store::{Engine, Store};
 
 use serde::{Deserialize, Serialize};
 
-/// A visitor's vote.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Choice {
-    Ship,
-    Skip,
-}
-
-impl Choice {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Choice::Ship => "ship",
-            Choice::Skip => "skip",
-        }
-    }
-
-    /// `"ship"` or `"skip"`, exactly.
-    pub fn parse(s: &str) -> Option<Choice> {
-        match s {
-            "ship" => Some(Choice::Ship),
-            "skip" => Some(Choice::Skip),
-            _ => None,
-        }
-    }
-}
+/// A visitor's vote: the catalog's ship/skip, the same word a reviewer gives.
+pub use catalog::Vote;
 
 /// An item's community split, as every endpoint answers it (README.md, "Votes API").
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,11 +38,11 @@ pub struct Tally {
     /// Rounded as the panel's percentage is (`catalog::ship_percent`); `null` without votes.
     pub ship_percent: Option<u8>,
     /// The asking visitor's vote on this item today, if any.
-    pub your_vote: Option<Choice>,
+    pub your_vote: Option<Vote>,
 }
 
 impl Tally {
-    pub fn new(item: &str, ship: u32, skip: u32, your_vote: Option<Choice>) -> Tally {
+    pub fn new(item: &str, ship: u32, skip: u32, your_vote: Option<Vote>) -> Tally {
         let community = catalog::Community {
             ships: ship,
             skips: skip,

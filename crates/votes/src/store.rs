@@ -27,7 +27,7 @@ use sqlx::{
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::{visitor::Secret, Choice, Error, Tally};
+use crate::{visitor::Secret, Error, Tally, Vote};
 
 /// The most votes written in one statement (3 parameters each, far under SQLite's 32,766).
 const MAX_BATCH: usize = 256;
@@ -36,7 +36,7 @@ const MAX_BATCH: usize = 256;
 struct Cast {
     visitor: String,
     item: String,
-    vote: Choice,
+    vote: Vote,
     reply: oneshot::Sender<Result<Tally, Error>>,
 }
 
@@ -171,7 +171,7 @@ impl Store {
 
     /// Records (or replaces) the vote under `visitor` and returns the item's counts after it,
     /// once it is committed.
-    pub async fn cast(&self, visitor: &str, item: &str, vote: Choice) -> Result<Tally, Error> {
+    pub async fn cast(&self, visitor: &str, item: &str, vote: Vote) -> Result<Tally, Error> {
         let (reply, answer) = oneshot::channel();
         let cast = Cast {
             visitor: visitor.to_owned(),
@@ -310,10 +310,10 @@ async fn write_batch(pool: &AnyPool, batch: &[Cast]) -> Result<HashMap<String, (
         let changed = row.try_get::<i64, _>(2)? > 0;
         let d = delta.entry(item).or_default();
         match (vote, changed) {
-            (Choice::Ship, false) => d.0 += 1,
-            (Choice::Skip, false) => d.1 += 1,
-            (Choice::Ship, true) => (d.0, d.1) = (d.0 + 1, d.1 - 1),
-            (Choice::Skip, true) => (d.0, d.1) = (d.0 - 1, d.1 + 1),
+            (Vote::Ship, false) => d.0 += 1,
+            (Vote::Skip, false) => d.1 += 1,
+            (Vote::Ship, true) => (d.0, d.1) = (d.0 + 1, d.1 - 1),
+            (Vote::Skip, true) => (d.0, d.1) = (d.0 - 1, d.1 + 1),
         }
     }
     let mut moved: Vec<(String, (i64, i64))> =
@@ -374,8 +374,8 @@ async fn counts(conn: &mut sqlx::AnyConnection, item: &str) -> Result<(u32, u32)
     })
 }
 
-fn parse_vote(s: String) -> Result<Choice, Error> {
-    Choice::parse(&s).ok_or(Error::CorruptVote(s))
+fn parse_vote(s: String) -> Result<Vote, Error> {
+    Vote::parse(&s).ok_or(Error::CorruptVote(s))
 }
 
 /// Reads the HMAC key, creating it if this is the first start (two servers starting at

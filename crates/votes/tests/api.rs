@@ -24,7 +24,7 @@ use libtest_mimic::{Arguments, Failed, Trial};
 use reqwest::{header, StatusCode};
 use serde_json::{json, Value};
 use sqlx::{Connection, Row};
-use votes::{api, bench, temp_postgres::TempPostgres, ApiConfig, AppState, Choice, Store, Tally};
+use votes::{api, bench, temp_postgres::TempPostgres, ApiConfig, AppState, Store, Tally, Vote};
 
 type Fut = Pin<Box<dyn Future<Output = Result<()>> + Send>>;
 type Case = fn(Env) -> Fut;
@@ -332,14 +332,14 @@ async fn a_vote_is_counted(env: Env) -> Result<()> {
             skip: 0,
             total: 1,
             ship_percent: Some(100),
-            your_vote: Some(Choice::Ship)
+            your_vote: Some(Vote::Ship)
         },
         "{v}"
     );
     // The same visitor reads their vote back; another visitor sees the split only.
     let (s, v) = api.get("Visitor A", &format!("api/votes/{item}")).await?;
     ensure!(
-        s == StatusCode::OK && tally(&v)?.your_vote == Some(Choice::Ship),
+        s == StatusCode::OK && tally(&v)?.your_vote == Some(Vote::Ship),
         "{s} {v}"
     );
     let (_, v) = api.get("Visitor B", &format!("api/votes/{item}")).await?;
@@ -358,7 +358,7 @@ async fn a_vote_is_counted(env: Env) -> Result<()> {
                 skip: 2,
                 total: 3,
                 ship_percent: Some(33),
-                your_vote: Some(Choice::Skip)
+                your_vote: Some(Vote::Skip)
             },
         "{v2}"
     );
@@ -375,7 +375,7 @@ async fn voting_again_replaces(env: Env) -> Result<()> {
     let t = tally(&v)?;
     ensure!(
         (t.ship, t.skip, t.total, t.ship_percent, t.your_vote)
-            == (1, 1, 2, Some(50), Some(Choice::Skip)),
+            == (1, 1, 2, Some(50), Some(Vote::Skip)),
         "{v}"
     );
     // The same vote again changes nothing.
@@ -411,7 +411,7 @@ async fn concurrent_changes(env: Env) -> Result<()> {
     let (_, v) = api.get("Flipper", &format!("api/votes/{item}")).await?;
     let t = tally(&v)?;
     let mine = t.your_vote.context("the visitor's vote is stored")?;
-    let expect_ship = 10 + u32::from(mine == Choice::Ship);
+    let expect_ship = 10 + u32::from(mine == Vote::Ship);
     ensure!((t.ship, t.total) == (expect_ship, 11), "{v}");
     ensure!(vote_rows(&env.url).await? == 11);
     Arc::into_inner(api)
@@ -436,7 +436,7 @@ async fn many_items(env: Env) -> Result<()> {
         "{v}"
     );
     ensure!(
-        items[1].skip == 1 && items[1].your_vote == Some(Choice::Skip),
+        items[1].skip == 1 && items[1].your_vote == Some(Vote::Skip),
         "{v}"
     );
     let (s, v) = api.get("V", "api/votes").await?;
@@ -894,7 +894,7 @@ async fn survive_restart(env: Env) -> Result<()> {
     let t = tally(&v)?;
     // The same visitor key after the restart: the HMAC key was kept in the database.
     ensure!(
-        (t.ship, t.skip, t.your_vote) == (1, 1, Some(Choice::Ship)),
+        (t.ship, t.skip, t.your_vote) == (1, 1, Some(Vote::Ship)),
         "{v}"
     );
     api.shutdown().await
@@ -962,8 +962,8 @@ async fn load_and_sigkill(env: Env) -> Result<()> {
     for p in &plan {
         let e = expected.entry(p.item.clone()).or_default();
         match p.vote {
-            Choice::Ship => e.0 += 1,
-            Choice::Skip => e.1 += 1,
+            Vote::Ship => e.0 += 1,
+            Vote::Skip => e.1 += 1,
         }
     }
     let counts = read_counts(&server.base, &items).await?;
@@ -1011,8 +1011,8 @@ async fn load_and_sigkill(env: Env) -> Result<()> {
         let acked_here = o2.acked.iter().filter(|(p, _, _)| &p.item == item);
         let sent_here = plan2.iter().filter(|p| &p.item == item).count() as u32;
         let (sa, ka) = acked_here.fold((0, 0), |(s, k), (p, _, _)| match p.vote {
-            Choice::Ship => (s + 1, k),
-            Choice::Skip => (s, k + 1),
+            Vote::Ship => (s + 1, k),
+            Vote::Skip => (s, k + 1),
         });
         let (s, k) = after.get(item).copied().unwrap_or_default();
         ensure!(

@@ -8,33 +8,9 @@
 //! If the service cannot be reached, the text stays as pre-rendered and no button appears.
 //! The JSON is README.md's "Votes API".
 
-use catalog::{Community, Tool};
+use catalog::{Community, Tool, Vote};
 use leptos::prelude::*;
 use serde::Deserialize;
-
-/// A visitor's vote.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Choice {
-    Ship,
-    Skip,
-}
-
-impl Choice {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Choice::Ship => "ship",
-            Choice::Skip => "skip",
-        }
-    }
-
-    fn parse(s: &str) -> Option<Choice> {
-        match s {
-            "ship" => Some(Choice::Ship),
-            "skip" => Some(Choice::Skip),
-            _ => None,
-        }
-    }
-}
 
 /// An item's split as the votes service answers it.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -52,8 +28,8 @@ impl LiveTally {
         }
     }
 
-    fn yours(&self) -> Option<Choice> {
-        self.your_vote.as_deref().and_then(Choice::parse)
+    fn yours(&self) -> Option<Vote> {
+        self.your_vote.as_deref().and_then(Vote::parse)
     }
 }
 
@@ -66,7 +42,7 @@ pub enum VoteState {
     /// The live split; `sending` while a vote is on its way; `error` the last refusal.
     Live {
         tally: LiveTally,
-        sending: Option<Choice>,
+        sending: Option<Vote>,
         error: Option<String>,
     },
 }
@@ -76,7 +52,7 @@ pub enum VoteState {
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 pub enum VoteEvent {
     Loaded(LiveTally),
-    Send(Choice),
+    Send(Vote),
     Sent(LiveTally),
     Failed(String),
 }
@@ -142,7 +118,7 @@ pub fn CommunityVote(tool: Tool) -> impl IntoView {
     // The buttons are made once, when the split turns live, and only their attributes
     // follow the state: a button that stays in the page keeps the keyboard focus.
     let live = Memo::new(move |_| matches!(state.get(), VoteState::Live { .. }));
-    let pressed = move |c: Choice| match state.get() {
+    let pressed = move |c: Vote| match state.get() {
         VoteState::Live { tally, .. } => tally.yours() == Some(c),
         VoteState::Static => false,
     };
@@ -158,7 +134,7 @@ pub fn CommunityVote(tool: Tool) -> impl IntoView {
     };
     let buttons = move || {
         live.get().then(|| {
-            let button = |c: Choice, label: &'static str| {
+            let button = |c: Vote, label: &'static str| {
                 let item = item.clone();
                 let on_click = move |_| {
                     if busy() {
@@ -182,8 +158,8 @@ pub fn CommunityVote(tool: Tool) -> impl IntoView {
             };
             view! {
                 <div class="vote-buttons" role="group" aria-label=format!("Your vote on {name}")>
-                    {button(Choice::Ship, "Ship")}
-                    {button(Choice::Skip, "Skip")}
+                    {button(Vote::Ship, "Ship")}
+                    {button(Vote::Skip, "Skip")}
                 </div>
             }
         })
@@ -207,7 +183,7 @@ mod browser {
     use wasm_bindgen::{JsCast, JsValue};
     use wasm_bindgen_futures::JsFuture;
 
-    use super::{next, Choice, LiveTally, VoteEvent, VoteState};
+    use super::{next, LiveTally, Vote, VoteEvent, VoteState};
 
     /// `<meta name="votes-api">`: the service's root (`/` on the site's origin, or a URL).
     fn api() -> Option<String> {
@@ -228,7 +204,7 @@ mod browser {
         });
     }
 
-    pub fn send(item: String, vote: Choice, state: RwSignal<VoteState>) {
+    pub fn send(item: String, vote: Vote, state: RwSignal<VoteState>) {
         let Some(api) = api() else {
             return;
         };
@@ -286,10 +262,10 @@ mod browser {
 mod browser {
     use leptos::prelude::RwSignal;
 
-    use super::{Choice, VoteState};
+    use super::{Vote, VoteState};
 
     pub fn load(_item: String, _state: RwSignal<VoteState>) {}
-    pub fn send(_item: String, _vote: Choice, _state: RwSignal<VoteState>) {}
+    pub fn send(_item: String, _vote: Vote, _state: RwSignal<VoteState>) {}
 }
 
 #[cfg(test)]
@@ -322,7 +298,7 @@ mod tests {
             "50% ship · 1 ship / 1 skip"
         );
         assert_eq!(note_text(&s), "Vote to add yours.");
-        let s = next(s, VoteEvent::Send(Choice::Ship));
+        let s = next(s, VoteEvent::Send(Vote::Ship));
         assert_eq!(note_text(&s), "Sending your ship vote…");
         let s = next(s, VoteEvent::Sent(tally(2, 1, Some("ship"))));
         assert_eq!(
@@ -338,7 +314,7 @@ mod tests {
     #[test]
     fn a_refused_vote_keeps_the_split_and_says_why() {
         let s = next(VoteState::Static, VoteEvent::Loaded(tally(3, 0, None)));
-        let s = next(s, VoteEvent::Send(Choice::Skip));
+        let s = next(s, VoteEvent::Send(Vote::Skip));
         let s = next(
             s,
             VoteEvent::Failed("too many votes from this address".into()),
@@ -360,6 +336,6 @@ mod tests {
         )
         .unwrap();
         assert_eq!(t, tally(2, 1, Some("skip")));
-        assert_eq!(t.yours(), Some(Choice::Skip));
+        assert_eq!(t.yours(), Some(Vote::Skip));
     }
 }
