@@ -15,7 +15,6 @@ pub mod kernels;
 pub mod model;
 pub mod processor;
 pub mod prompt;
-pub mod tensor_ops;
 pub mod text;
 pub mod tokenizer;
 pub mod vision;

@@ -2,15 +2,22 @@
 //! embeddings addressed through Idefics3's bucketed position ids under the patch mask, a
 //! pre-LayerNorm encoder (bidirectional attention, tanh-GELU MLP) and a final LayerNorm.
 //!
+//! The embeddings are candle tensor ops (a reshape and a gather, once per image). The
+//! encoder layers run on f32 slices through our kernels, every step spread over the kernel
+//! threads: as candle ops, the layer norms, residual adds, head transposes and the score
+//! matrix were serial passes (and in wasm32 candle's matmul runs on one thread), which
+//! capped a tile's speed-up on two threads at 1.3x.
+//!
 //! Reference: transformers `models/smolvlm/modeling_smolvlm.py` (`SmolVLMVisionEmbeddings`,
 //! `SmolVLMVisionAttention`, `SmolVLMEncoderLayer`, `SmolVLMVisionTransformer`), v5.24.
 //! <https://github.com/huggingface/transformers/blob/main/src/transformers/models/smolvlm/modeling_smolvlm.py>
 
-use candle_core::{Module, Tensor, D};
+use candle_core::{Device, Module, Tensor};
 use candle_nn::Activation;
 
 use crate::config::VisionConfig;
 use crate::error::{Error, Result};
+use crate::kernels::{self, Acts};
 use crate::weights::{QEmbedding, QLinear, Weights};
 
 /// Which patches of each encoder image hold real pixels: (images, rows, cols), row-major.
@@ -128,35 +135,33 @@ pub fn position_ids(
     Ok(ids)
 }
 
-/// LayerNorm over the last dimension, two-pass (mean, then variance of the centred
-/// values). Hand-written because candle-nn's fused CPU kernel takes the variance as
-/// `E[x^2] - E[x]^2` in f32, which loses digits when activations have a large mean;
-/// PyTorch computes the moments with Welford's method.
+/// LayerNorm over the last dimension ([`kernels::ops::layer_norm`]: two-pass, as PyTorch's
+/// moments are; candle-nn's fused CPU kernel takes the variance as `E[x^2] - E[x]^2` in
+/// f32, which loses digits when activations have a large mean).
 #[derive(Debug, Clone)]
 pub struct LayerNorm {
-    weight: Tensor,
-    bias: Tensor,
-    eps: f64,
+    weight: Vec<f32>,
+    bias: Vec<f32>,
+    eps: f32,
 }
 
 impl LayerNorm {
     pub fn new(dim: usize, eps: f64, w: &Weights) -> Result<Self> {
+        let values = |name: &str| -> Result<Vec<f32>> {
+            Ok(w.tensor(name, dim)?
+                .to_dtype(candle_core::DType::F32)?
+                .to_vec1()?)
+        };
         Ok(Self {
-            weight: w.tensor("weight", dim)?,
-            bias: w.tensor("bias", dim)?,
-            eps,
+            weight: values("weight")?,
+            bias: values("bias")?,
+            eps: eps as f32,
         })
     }
 
-    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let mean = x.mean_keepdim(D::Minus1)?;
-        let centred = x.broadcast_sub(&mean)?;
-        let var = centred.sqr()?.mean_keepdim(D::Minus1)?;
-        let rstd = (var + self.eps)?.sqrt()?.recip()?;
-        Ok(centred
-            .broadcast_mul(&rstd)?
-            .broadcast_mul(&self.weight)?
-            .broadcast_add(&self.bias)?)
+    /// Rows of `x` into `out`, spread over the kernel threads.
+    pub fn forward(&self, x: &[f32], out: &mut [f32]) {
+        kernels::ops::layer_norm_spread(x, &self.weight, &self.bias, self.eps, out)
     }
 }
 
@@ -220,6 +225,34 @@ impl VisionEmbeddings {
     }
 }
 
+/// One image's activations through the encoder, allocated once per image and reused by
+/// every layer: fresh multi-megabyte buffers per op cost page faults natively and grow
+/// the wasm memory.
+struct Buffers {
+    /// (patches × hidden) each.
+    normed: Vec<f32>,
+    q: Vec<f32>,
+    k: Vec<f32>,
+    v: Vec<f32>,
+    attn: Vec<f32>,
+    /// (patches × intermediate).
+    mlp: Vec<f32>,
+}
+
+impl Buffers {
+    fn new(patches: usize, hidden: usize, intermediate: usize) -> Self {
+        let n = patches * hidden;
+        Self {
+            normed: vec![0.0; n],
+            q: vec![0.0; n],
+            k: vec![0.0; n],
+            v: vec![0.0; n],
+            attn: vec![0.0; n],
+            mlp: vec![0.0; patches * intermediate],
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 struct VisionAttention {
     q_proj: QLinear,
@@ -227,8 +260,7 @@ struct VisionAttention {
     v_proj: QLinear,
     out_proj: QLinear,
     num_heads: usize,
-    head_dim: usize,
-    scale: f64,
+    scale: f32,
 }
 
 impl VisionAttention {
@@ -240,31 +272,31 @@ impl VisionAttention {
             v_proj: QLinear::new(d, d, true, &w.pp("v_proj"))?,
             out_proj: QLinear::new(d, d, true, &w.pp("out_proj"))?,
             num_heads: cfg.num_attention_heads,
-            head_dim: cfg.head_dim(),
-            scale: (cfg.head_dim() as f64).powf(-0.5),
+            scale: (cfg.head_dim() as f64).powf(-0.5) as f32,
         })
     }
 
-    /// `mask`: additive (1, 1, 1, L), or None when every patch is valid.
-    fn forward(&self, x: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
-        let (b, l, d) = x.dims3()?;
-        let heads = |t: Tensor| -> Result<Tensor> {
-            // (b, l, h, hd) -> (b, h, l, hd)
-            Ok(t.reshape((b, l, self.num_heads, self.head_dim))?
-                .transpose(1, 2)?
-                .contiguous()?)
-        };
-        let q = heads(self.q_proj.forward(x)?)?;
-        let k = heads(self.k_proj.forward(x)?)?;
-        let v = heads(self.v_proj.forward(x)?)?;
-        let scores = (q.matmul(&k.t()?)? * self.scale)?;
-        let scores = match mask {
-            Some(m) => scores.broadcast_add(m)?,
-            None => scores,
-        };
-        let probs = crate::tensor_ops::softmax_last_dim(&scores)?;
-        let out = probs.matmul(&v)?.transpose(1, 2)?.reshape((b, l, d))?;
-        self.out_proj.forward(&out)
+    /// `b.normed` (patches × hidden) through attention into `out`. `mask`: one additive
+    /// value per key, or None when every patch is valid.
+    fn forward(&self, b: &mut Buffers, mask: Option<&[f32]>, out: &mut [f32]) -> Result<()> {
+        let d = self.q_proj.in_dim();
+        let patches = b.normed.len() / d;
+        // One input for the three projections: quantized once where the kernels quantize.
+        let x = Acts::new(&b.normed, d);
+        self.q_proj.forward_f32(&x, &mut b.q)?;
+        self.k_proj.forward_f32(&x, &mut b.k)?;
+        self.v_proj.forward_f32(&x, &mut b.v)?;
+        kernels::attention::bidirectional(
+            &b.q,
+            &b.k,
+            &b.v,
+            patches,
+            self.num_heads,
+            self.scale,
+            mask,
+            &mut b.attn,
+        );
+        self.out_proj.forward_f32(&Acts::new(&b.attn, d), out)
     }
 }
 
@@ -284,13 +316,20 @@ impl VisionMlp {
         })
     }
 
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let h = self.fc1.forward(x)?;
-        let h = match self.act {
-            Activation::GeluPytorchTanh => crate::tensor_ops::gelu_tanh(&h)?,
-            act => act.forward(&h)?,
-        };
-        self.fc2.forward(&h)
+    /// `b.normed` through the MLP into `out`.
+    fn forward(&self, b: &mut Buffers, out: &mut [f32]) -> Result<()> {
+        self.fc1
+            .forward_f32(&Acts::new(&b.normed, self.fc1.in_dim()), &mut b.mlp)?;
+        match self.act {
+            Activation::GeluPytorchTanh => kernels::ops::gelu_tanh_spread(&mut b.mlp),
+            // Every SmolVLM2 checkpoint uses the tanh GELU; others go through candle.
+            act => {
+                let h = Tensor::from_slice(&b.mlp, b.mlp.len(), &Device::Cpu)?;
+                b.mlp.copy_from_slice(&act.forward(&h)?.to_vec1::<f32>()?);
+            }
+        }
+        self.fc2
+            .forward_f32(&Acts::new(&b.mlp, self.fc2.in_dim()), out)
     }
 }
 
@@ -313,13 +352,22 @@ impl EncoderLayer {
         })
     }
 
-    fn forward(&self, x: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
-        let h = self
-            .self_attn
-            .forward(&self.layer_norm1.forward(x)?, mask)?;
-        let x = (x + h)?;
-        let h = self.mlp.forward(&self.layer_norm2.forward(&x)?)?;
-        Ok((x + h)?)
+    /// `x` (patches × hidden) in place: `x += attn(ln1(x)); x += mlp(ln2(x))`. `h` is
+    /// scratch of x's size.
+    fn forward(
+        &self,
+        x: &mut [f32],
+        mask: Option<&[f32]>,
+        b: &mut Buffers,
+        h: &mut [f32],
+    ) -> Result<()> {
+        self.layer_norm1.forward(x, &mut b.normed);
+        self.self_attn.forward(b, mask, h)?;
+        kernels::ops::add_spread(x, h);
+        self.layer_norm2.forward(x, &mut b.normed);
+        self.mlp.forward(b, h)?;
+        kernels::ops::add_spread(x, h);
+        Ok(())
     }
 }
 
@@ -330,6 +378,7 @@ pub struct VisionTransformer {
     layers: Vec<EncoderLayer>,
     post_layernorm: LayerNorm,
     patch_size: usize,
+    intermediate_size: usize,
 }
 
 impl VisionTransformer {
@@ -346,6 +395,7 @@ impl VisionTransformer {
                 &w.pp("post_layernorm"),
             )?,
             patch_size: cfg.patch_size,
+            intermediate_size: cfg.intermediate_size,
         })
     }
 
@@ -373,29 +423,42 @@ impl VisionTransformer {
                 pixel_values.dims()
             )));
         }
-        let mut out = Vec::with_capacity(n);
-        for i in 0..n {
+        let hidden = self.post_layernorm.weight.len();
+        let patches = rows * cols;
+        if patches == 0 {
+            return Err(Error::InvalidInput(format!(
+                "pixel values of shape {:?} hold no whole patch of {} pixels",
+                pixel_values.dims(),
+                self.patch_size
+            )));
+        }
+        let mut buffers = Buffers::new(patches, hidden, self.intermediate_size);
+        let mut h = vec![0f32; patches * hidden];
+        let mut out = vec![0f32; n * patches * hidden];
+        for (i, out) in out.chunks_exact_mut(patches * hidden).enumerate() {
             let valid = mask.image(i);
-            let x = self
+            let mut x = self
                 .embeddings
-                .forward(&pixel_values.narrow(0, i, 1)?, valid)?;
+                .forward(&pixel_values.narrow(0, i, 1)?, valid)?
+                .flatten_all()?
+                .to_vec1::<f32>()?;
             // Keys of padding patches are masked out; an all-valid image gets no mask.
-            let attn_mask = if valid.iter().all(|&v| v) {
-                None
-            } else {
-                let m: Vec<f32> = valid
+            let attn_mask: Option<Vec<f32>> = (!valid.iter().all(|&v| v)).then(|| {
+                valid
                     .iter()
                     .map(|&v| if v { 0.0 } else { f32::MIN })
-                    .collect();
-                Some(Tensor::from_vec(m, (1, 1, 1, valid.len()), x.device())?)
-            };
-            let mut x = x;
+                    .collect()
+            });
             for layer in &self.layers {
-                x = layer.forward(&x, attn_mask.as_ref())?;
+                layer.forward(&mut x, attn_mask.as_deref(), &mut buffers, &mut h)?;
             }
-            out.push(self.post_layernorm.forward(&x)?);
+            self.post_layernorm.forward(&x, out);
         }
-        Ok(Tensor::cat(&out, 0)?)
+        Ok(Tensor::from_vec(
+            out,
+            (n, patches, hidden),
+            pixel_values.device(),
+        )?)
     }
 }
 

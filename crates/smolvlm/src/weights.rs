@@ -417,9 +417,7 @@ impl QLinear {
     pub fn forward_f32(&self, x: &Acts, y: &mut [f32]) -> Result<()> {
         self.weight.matmul(x, y)?;
         if let Some(b) = &self.bias {
-            for row in y.chunks_exact_mut(b.len()) {
-                kernels::ops::add_inplace(row, b);
-            }
+            kernels::ops::add_rows_spread(y, b);
         }
         Ok(())
     }

@@ -8,7 +8,9 @@
 
 use std::cell::OnceCell;
 
+use super::cpu;
 use super::formats::{QK, QK_K};
+use super::ops::multiversion;
 
 /// Q8_0-style blocks: for each token and each 32 elements, one f32 scale `d` and 32 i8
 /// with x ≈ d * q (d = max|x| / 127, round to nearest).
@@ -23,21 +25,20 @@ pub struct Q8Blocks {
 }
 
 impl Q8Blocks {
-    /// Quantizes `x` (t rows of `cols`, cols a multiple of 32).
+    /// Quantizes `x` (t rows of `cols`, cols a multiple of 32), tokens spread over the
+    /// kernel threads (the vision encoder quantizes a thousand tokens per matmul).
     pub fn quantize(x: &[f32], cols: usize) -> Self {
         debug_assert!(cols % QK == 0 && x.len() % cols == 0);
-        let nb = x.len() / QK;
         let mut qs = vec![0i8; x.len()];
-        let mut d = vec![0f32; nb];
-        for ((xb, qb), db) in x.chunks_exact(QK).zip(qs.chunks_exact_mut(QK)).zip(&mut d) {
-            let amax = xb.iter().fold(0f32, |m, v| m.max(v.abs()));
-            let scale = amax / 127.0;
-            let inv = if scale != 0.0 { 1.0 / scale } else { 0.0 };
-            for (q, &v) in qb.iter_mut().zip(xb) {
-                *q = (v * inv).round() as i8;
-            }
-            *db = scale;
-        }
+        let mut d = vec![0f32; x.len() / QK];
+        let tokens = tokens_per_task(cols);
+        cpu::for_each_chunk_pair_mut(
+            &mut qs,
+            tokens * cols,
+            &mut d,
+            tokens * cols / QK,
+            |i, qs, d| quantize_q8_0(&x[i * tokens * cols..][..qs.len()], qs, d),
+        );
         Self { cols, qs, d }
     }
 
@@ -86,7 +87,7 @@ impl Q8KBlocks {
             }
             let iscale = -127.0 / max;
             for (q, &v) in qb.iter_mut().zip(xb) {
-                *q = (iscale * v).round().clamp(-128.0, 127.0) as i8;
+                *q = round_half_away(iscale * v).clamp(-128, 127) as i8;
             }
             for (s, q16) in sb.iter_mut().zip(qb.chunks_exact(16)) {
                 *s = q16.iter().map(|&q| q as i16).sum();
@@ -94,6 +95,46 @@ impl Q8KBlocks {
             *db = 1.0 / iscale;
         }
         Self { cols, qs, d, bsums }
+    }
+}
+
+/// Whole tokens per quantization task: about 64 KiB of input, so a decode step (one
+/// token) stays on its thread and a vision tile splits into tens of tasks.
+fn tokens_per_task(cols: usize) -> usize {
+    ((1 << 14) / cols.max(1)).max(1)
+}
+
+/// `x.round()` (halves away from zero, as C's `roundf` and ggml) for |x| < 2^31, without
+/// the libm call `round()` compiles to on x86_64 before SSE4.1 and on wasm32: truncation
+/// is one instruction and `x - trunc(x)` is exact, so the result is too. Loops over it
+/// vectorize.
+#[inline(always)]
+pub(crate) fn round_half_away(x: f32) -> i32 {
+    let t = x as i32;
+    let f = x - t as f32;
+    t + (f >= 0.5) as i32 - (f <= -0.5) as i32
+}
+
+multiversion! {
+    /// ggml's `quantize_row_q8_0` over whole blocks: `x` into 32-value blocks `qs` with
+    /// scales `d` (d = max|x| / 127, values rounded to nearest).
+    fn quantize_q8_0(x: &[f32], qs: &mut [i8], d: &mut [f32]) {
+        for ((xb, qb), db) in x.chunks_exact(QK).zip(qs.chunks_exact_mut(QK)).zip(d) {
+            // Eight running maxima: one would be a serial chain the compiler keeps scalar.
+            let mut m = [0f32; 8];
+            for c in xb.chunks_exact(8) {
+                for i in 0..8 {
+                    m[i] = m[i].max(c[i].abs());
+                }
+            }
+            let amax = m.iter().fold(0f32, |a, &v| a.max(v));
+            let scale = amax / 127.0;
+            let inv = if scale != 0.0 { 1.0 / scale } else { 0.0 };
+            for (q, &v) in qb.iter_mut().zip(xb) {
+                *q = round_half_away(v * inv) as i8;
+            }
+            *db = scale;
+        }
     }
 }
 
@@ -138,5 +179,47 @@ impl<'a> Acts<'a> {
     pub fn q8k(&self) -> &Q8KBlocks {
         self.q8k
             .get_or_init(|| Q8KBlocks::quantize(self.x, self.cols))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_half_away_is_roundf() {
+        let mut xs = vec![
+            0.5f32,
+            -0.5,
+            1.5,
+            -1.5,
+            2.5,
+            0.49999997,
+            -0.49999997,
+            126.5,
+            -127.5,
+        ];
+        xs.extend((-20000..20000).map(|i| i as f32 / 157.0));
+        xs.extend((0..100).map(|i| f32::from_bits(0x3eff_ff00 + i)));
+        for x in xs {
+            assert_eq!(round_half_away(x), x.round() as i32, "{x}");
+        }
+    }
+
+    #[test]
+    fn q8_0_quantization_is_ggmls_on_every_split() {
+        // 300 tokens: several tasks when the kernels have threads, one otherwise.
+        let cols = 64;
+        let x: Vec<f32> = (0..300 * cols)
+            .map(|i| ((i * 7919 % 2003) as f32 - 1001.0) / 97.0)
+            .collect();
+        let q = Q8Blocks::quantize(&x, cols);
+        for ((xb, qb), &d) in x.chunks_exact(QK).zip(q.qs.chunks_exact(QK)).zip(&q.d) {
+            let amax = xb.iter().fold(0f32, |m, v| m.max(v.abs()));
+            assert_eq!(d, amax / 127.0);
+            for (&v, &g) in xb.iter().zip(qb) {
+                assert_eq!(g, (v * (1.0 / d)).round() as i8);
+            }
+        }
     }
 }

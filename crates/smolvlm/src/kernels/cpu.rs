@@ -99,10 +99,10 @@ pub(crate) fn for_each(n: usize, f: impl Fn(usize) + Sync + Send) {
 
 /// Runs `f(i, chunk)` over the `chunk`-long pieces of `out`, spread over the kernel
 /// threads when there are several.
-pub(crate) fn for_each_chunk_mut(
-    out: &mut [f32],
+pub(crate) fn for_each_chunk_mut<T: Send>(
+    out: &mut [T],
     chunk: usize,
-    f: impl Fn(usize, &mut [f32]) + Sync + Send,
+    f: impl Fn(usize, &mut [T]) + Sync + Send,
 ) {
     #[cfg(any(not(target_arch = "wasm32"), target_feature = "atomics"))]
     if out.len() > chunk && threads() > 1 {
@@ -114,3 +114,35 @@ pub(crate) fn for_each_chunk_mut(
     }
     out.chunks_mut(chunk).enumerate().for_each(|(i, c)| f(i, c))
 }
+
+/// Runs `f(i, a_chunk, b_chunk)` over the `ca`-long pieces of `a` and the `cb`-long pieces
+/// of `b` together (the i-th of each), spread over the kernel threads when there are
+/// several: two outputs of one task, e.g. quantized values and their block scales.
+pub(crate) fn for_each_chunk_pair_mut<A: Send, B: Send>(
+    a: &mut [A],
+    ca: usize,
+    b: &mut [B],
+    cb: usize,
+    f: impl Fn(usize, &mut [A], &mut [B]) + Sync + Send,
+) {
+    #[cfg(any(not(target_arch = "wasm32"), target_feature = "atomics"))]
+    if a.len() > ca && threads() > 1 {
+        use rayon::prelude::*;
+        a.par_chunks_mut(ca)
+            .zip(b.par_chunks_mut(cb))
+            .enumerate()
+            .for_each(|(i, (x, y))| f(i, x, y));
+        return;
+    }
+    a.chunks_mut(ca)
+        .zip(b.chunks_mut(cb))
+        .enumerate()
+        .for_each(|(i, (x, y))| f(i, x, y))
+}
+
+/// A pointer to an output that the tasks of one parallel call write at disjoint places.
+pub(crate) struct SendPtr<T>(pub *mut T);
+// SAFETY: used only to write disjoint outputs from the tasks of one call, which all end
+// before the call returns.
+unsafe impl<T> Sync for SendPtr<T> {}
+unsafe impl<T> Send for SendPtr<T> {}

@@ -6,7 +6,7 @@
 //! threads where there are several.
 
 use super::acts::Acts;
-use super::cpu::{self, Isa};
+use super::cpu::{self, Isa, SendPtr};
 use super::formats::{dequantize_row, WeightType};
 use super::scalar;
 use super::KernelError;
@@ -268,11 +268,6 @@ pub fn widen(isa: Isa, ty: WeightType, t: usize) -> Option<WidenFn> {
         _ => None,
     }
 }
-
-struct SendPtr(*mut f32);
-// SAFETY: used only to write disjoint outputs from the tasks of one matmul call.
-unsafe impl Sync for SendPtr {}
-unsafe impl Send for SendPtr {}
 
 /// Raw views of one matmul's operands, shared by the tile kernels.
 #[derive(Clone, Copy)]
