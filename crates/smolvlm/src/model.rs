@@ -181,8 +181,11 @@ impl SmolVlm {
     /// Runs `embeds` (1, t, hidden) after what `cache` holds; returns the logits (vocab)
     /// of the last position.
     pub fn forward(&self, embeds: &Tensor, cache: &mut Cache) -> Result<Tensor> {
-        let hidden = self.text.forward(embeds, cache)?;
-        self.text.last_logits(&hidden)
+        // A decode step is a hundred short parallel regions: keep the threads spinning.
+        crate::kernels::cpu::with_team(|| {
+            let hidden = self.text.forward(embeds, cache)?;
+            self.text.last_logits(&hidden)
+        })
     }
 
     /// Logits (t, vocab) of every position of `embeds` (for tests against references).

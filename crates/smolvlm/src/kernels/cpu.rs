@@ -86,8 +86,13 @@ pub fn threads() -> usize {
     return 1;
 }
 
-/// Runs `f(i)` for `i` in `0..n`, spread over the kernel threads when there are several.
+/// Runs `f(i)` for `i` in `0..n`, spread over the kernel threads when there are several
+/// (over the [`team`] inside one).
 pub(crate) fn for_each(n: usize, f: impl Fn(usize) + Sync + Send) {
+    #[cfg(any(not(target_arch = "wasm32"), target_feature = "atomics"))]
+    if n > 1 && team::run(n, &f) {
+        return;
+    }
     #[cfg(any(not(target_arch = "wasm32"), target_feature = "atomics"))]
     if n > 1 && threads() > 1 {
         use rayon::prelude::*;
@@ -104,6 +109,24 @@ pub(crate) fn for_each_chunk_mut<T: Send>(
     chunk: usize,
     f: impl Fn(usize, &mut [T]) + Sync + Send,
 ) {
+    #[cfg(any(not(target_arch = "wasm32"), target_feature = "atomics"))]
+    if out.len() > chunk && team::leads() {
+        let n = out.len().div_ceil(chunk);
+        let len = out.len();
+        let base = SendPtr(out.as_mut_ptr());
+        let ran = team::run(n, &|i| {
+            let start = i * chunk;
+            let end = (start + chunk).min(len);
+            let base = &base;
+            // SAFETY: chunk i is base[start..end], inside `out` and disjoint from every
+            // other task's; `out` is borrowed mutably for the whole call.
+            let c = unsafe { std::slice::from_raw_parts_mut(base.0.add(start), end - start) };
+            f(i, c)
+        });
+        if ran {
+            return;
+        }
+    }
     #[cfg(any(not(target_arch = "wasm32"), target_feature = "atomics"))]
     if out.len() > chunk && threads() > 1 {
         use rayon::prelude::*;
@@ -146,3 +169,185 @@ pub(crate) struct SendPtr<T>(pub *mut T);
 // before the call returns.
 unsafe impl<T> Sync for SendPtr<T> {}
 unsafe impl<T> Send for SendPtr<T> {}
+
+/// Runs `f` with the other kernel threads spinning, ready for [`for_each`]'s work, and
+/// returns what it returns. Where there is one thread, or another team is running, `f`
+/// simply runs.
+///
+/// Why: a decoded token is about 150 parallel regions of tens of microseconds each (one
+/// per matmul, attention, norm). rayon puts idle threads to sleep after a few spins, and
+/// waking one costs more than such a region in wasm32 (`Atomics.notify` across Web
+/// Workers), so two threads decoded slower than one there. llama.cpp's thread pool spins
+/// between the operations of a graph for the same reason; a team does so for one step.
+pub fn with_team<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    #[cfg(any(not(target_arch = "wasm32"), target_feature = "atomics"))]
+    return team::with_team(f);
+    #[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+    f()
+}
+
+/// The spinning team behind [`with_team`]. One team at a time, led by the thread that
+/// started it: only that thread's `for_each` calls go to the team (others, e.g. another
+/// model in another thread, use rayon as usual).
+///
+/// A job is published as one atomic word, `epoch << 32 | n << 16 | next`: a thread claims
+/// index `next` by a compare-exchange on the whole word, so a late thread holding a
+/// previous job's pointer can never claim an index of the next job (its epoch no longer
+/// matches), and the leader returns only when all `n` claimed indices are done.
+#[cfg(any(not(target_arch = "wasm32"), target_feature = "atomics"))]
+mod team {
+    use std::cell::Cell;
+    use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+
+    type Task<'a> = &'a (dyn Fn(usize) + Sync);
+
+    /// The current job's work (points into the leader's stack while the job runs).
+    static JOB: AtomicPtr<Task<'static>> = AtomicPtr::new(std::ptr::null_mut());
+    /// `epoch << 32 | n << 16 | next`.
+    static STATE: AtomicU64 = AtomicU64::new(0);
+    /// Indices of the current job finished.
+    static DONE: AtomicUsize = AtomicUsize::new(0);
+    /// Whether a team runs (helpers spin while it does).
+    static ACTIVE: AtomicBool = AtomicBool::new(false);
+    /// Most indices one job may have (16 bits of the state word).
+    const MAX_TASKS: usize = u16::MAX as usize;
+
+    thread_local! {
+        /// Whether this thread leads the running team and is not inside one of its tasks.
+        static LEADER: Cell<bool> = const { Cell::new(false) };
+    }
+
+    pub(super) fn leads() -> bool {
+        LEADER.with(Cell::get)
+    }
+
+    pub(super) fn with_team<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+        let helpers = super::threads().saturating_sub(1);
+        if helpers == 0
+            || leads()
+            || ACTIVE
+                .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+                .is_err()
+        {
+            return f();
+        }
+        // Clears the flags even if `f` panics, so a later team can start.
+        struct End;
+        impl Drop for End {
+            fn drop(&mut self) {
+                LEADER.with(|l| l.set(false));
+                ACTIVE.store(false, Ordering::Release);
+            }
+        }
+        rayon::in_place_scope(|scope| {
+            for _ in 0..helpers {
+                scope.spawn(|_| help());
+            }
+            let _end = End;
+            LEADER.with(|l| l.set(true));
+            f()
+        })
+    }
+
+    /// A helper's loop: claim and run indices until the team ends.
+    fn help() {
+        while ACTIVE.load(Ordering::Acquire) {
+            if !claim_and_run() {
+                std::hint::spin_loop();
+            }
+        }
+    }
+
+    /// Claims one index of the current job and runs it; false when there was none.
+    fn claim_and_run() -> bool {
+        let s = STATE.load(Ordering::Acquire);
+        let (n, next) = ((s >> 16) & 0xffff, s & 0xffff);
+        if next >= n {
+            return false;
+        }
+        // Read before the claim; the claim's success proves it is this epoch's job.
+        let job = JOB.load(Ordering::Acquire);
+        if STATE
+            .compare_exchange_weak(s, s + 1, Ordering::AcqRel, Ordering::Relaxed)
+            .is_err()
+        {
+            return true; // someone else moved the state: look again at once
+        }
+        // Counts the index as done even if the task panics, so the leader never waits
+        // forever (the panic then reaches the team's scope).
+        struct Finish;
+        impl Drop for Finish {
+            fn drop(&mut self) {
+                DONE.fetch_add(1, Ordering::Release);
+            }
+        }
+        let _finish = Finish;
+        // SAFETY: the claim succeeded at this epoch, so the job is still running: the
+        // leader waits for this index before it returns and its stack frame ends.
+        unsafe { (*job)(next as usize) };
+        true
+    }
+
+    /// Runs `f(i)` for `i` in `0..n` over the team if this thread leads one (true), else
+    /// does nothing (false).
+    pub(super) fn run(n: usize, f: &(dyn Fn(usize) + Sync)) -> bool {
+        if !leads() || n > MAX_TASKS {
+            return false;
+        }
+        // Tasks the leader runs must not publish jobs of their own.
+        LEADER.with(|l| l.set(false));
+        let task: Task<'_> = f;
+        // SAFETY (lifetime): the pointer is only dereferenced by a claim of this epoch,
+        // and this function returns only after every claimed index is done.
+        let task: *const Task<'_> = &task;
+        JOB.store(task as *mut Task<'static>, Ordering::Release);
+        DONE.store(0, Ordering::Release);
+        let epoch = (STATE.load(Ordering::Relaxed) >> 32).wrapping_add(1) & 0xffff_ffff;
+        STATE.store(epoch << 32 | (n as u64) << 16, Ordering::Release);
+        while claim_and_run() {}
+        while DONE.load(Ordering::Acquire) < n {
+            std::hint::spin_loop();
+        }
+        LEADER.with(|l| l.set(true));
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Many short jobs through a team: every index runs exactly once per job, chunks
+    /// cover the output, and a nested team or a second team in another thread still work
+    /// (they run without one).
+    fn jobs() {
+        with_team(|| {
+            for job in 0..2000usize {
+                let n = 1 + job % 37;
+                let hits: Vec<AtomicUsize> = (0..n).map(|_| AtomicUsize::new(0)).collect();
+                for_each(n, |i| {
+                    hits[i].fetch_add(1, Ordering::Relaxed);
+                });
+                assert!(
+                    hits.iter().all(|h| h.load(Ordering::Relaxed) == 1),
+                    "job {job}"
+                );
+                let mut out = vec![0u32; 1000 + job];
+                for_each_chunk_mut(&mut out, 64, |i, c| c.fill(i as u32 + 1));
+                assert!(out
+                    .iter()
+                    .enumerate()
+                    .all(|(j, &v)| v == (j / 64) as u32 + 1));
+            }
+            with_team(|| for_each(3, |_| {}));
+        })
+    }
+
+    #[test]
+    fn a_team_runs_every_index_once() {
+        let other = std::thread::spawn(jobs);
+        jobs();
+        other.join().unwrap();
+    }
+}
