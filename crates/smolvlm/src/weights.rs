@@ -59,7 +59,7 @@ impl Weight {
     }
 }
 
-/// A store of named weights: safetensors here, GGUF later.
+/// A store of named weights: a safetensors checkpoint or a GGUF pair.
 pub trait WeightSource {
     /// What to call this source in errors (a file name).
     fn label(&self) -> String;

@@ -221,7 +221,8 @@ fn ocr_page(path: &str) -> Option<PageMeta> {
         "bench" => (
             format!("SmolVLM2 speed in your browser — {SITE_NAME}"),
             "Tokens per second and milliseconds per image tile of SmolVLM2 running in this \
-             browser (WebAssembly SIMD128), measured with random weights at the real dimensions.",
+             browser (WebAssembly with SIMD, on every core where the page may use threads), measured \
+             with random weights at the real dimensions.",
             true,
         ),
         _ => return None,

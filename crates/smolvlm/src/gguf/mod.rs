@@ -10,8 +10,9 @@
 //!
 //! A pair is self-sufficient: the tokenizer is rebuilt from the text file's metadata, the
 //! image settings come from the mmproj's, and weights keep their GGML type in memory
-//! (F32, F16, Q8_0, Q4_0, Q4_K, Q5_0, Q6_K, ...), running through candle's quantized
-//! matmul; the token embeddings gather rows without dequantizing the table.
+//! (F32, F16, Q8_0, Q4_0, Q4_K, Q5_0, Q6_K, ...), multiplied by our own kernels
+//! (`kernels/`) in that type; the token embeddings gather rows without dequantizing the
+//! table.
 //!
 //! ```no_run
 //! # fn main() -> smolvlm::Result<()> {
