@@ -149,6 +149,27 @@ pub(crate) fn for_each_chunk_pair_mut<A: Send, B: Send>(
     f: impl Fn(usize, &mut [A], &mut [B]) + Sync + Send,
 ) {
     #[cfg(any(not(target_arch = "wasm32"), target_feature = "atomics"))]
+    if a.len() > ca && team::leads() {
+        let (alen, blen) = (a.len(), b.len());
+        let (pa, pb) = (SendPtr(a.as_mut_ptr()), SendPtr(b.as_mut_ptr()));
+        let ran = team::run(alen.div_ceil(ca), &|i| {
+            let (pa, pb) = (&pa, &pb);
+            let (sa, sb) = (i * ca, (i * cb).min(blen));
+            // SAFETY: the i-th chunks of `a` and `b`, inside them and disjoint from every
+            // other task's; both are borrowed mutably for the whole call.
+            let (x, y) = unsafe {
+                (
+                    std::slice::from_raw_parts_mut(pa.0.add(sa), (sa + ca).min(alen) - sa),
+                    std::slice::from_raw_parts_mut(pb.0.add(sb), (sb + cb).min(blen) - sb),
+                )
+            };
+            f(i, x, y)
+        });
+        if ran {
+            return;
+        }
+    }
+    #[cfg(any(not(target_arch = "wasm32"), target_feature = "atomics"))]
     if a.len() > ca && threads() > 1 {
         use rayon::prelude::*;
         a.par_chunks_mut(ca)
@@ -171,8 +192,8 @@ unsafe impl<T> Sync for SendPtr<T> {}
 unsafe impl<T> Send for SendPtr<T> {}
 
 /// Runs `f` with the other kernel threads spinning, ready for [`for_each`]'s work, and
-/// returns what it returns. Where there is one thread, or another team is running, `f`
-/// simply runs.
+/// returns what it returns. Where there is one thread, another team is running, or this
+/// thread is not one of rayon's (the CLI's and the worker's are), `f` simply runs.
 ///
 /// Why: a decoded token is about 150 parallel regions of tens of microseconds each (one
 /// per matmul, attention, norm). rayon puts idle threads to sleep after a few spins, and
@@ -223,7 +244,11 @@ mod team {
 
     pub(super) fn with_team<R: Send>(f: impl FnOnce() -> R + Send) -> R {
         let helpers = super::threads().saturating_sub(1);
+        // Only a thread of the pool leads: while the others spin, a rayon call of the
+        // leader's (a candle op, say) must run on the leader itself, which rayon does for
+        // its own threads; from outside the pool it would wait for the spinning ones.
         if helpers == 0
+            || rayon::current_thread_index().is_none()
             || leads()
             || ACTIVE
                 .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
@@ -319,8 +344,9 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     /// Many short jobs through a team: every index runs exactly once per job, chunks
-    /// cover the output, and a nested team or a second team in another thread still work
-    /// (they run without one).
+    /// cover the output, rayon calls and quantization inside the team finish (the leader
+    /// runs them), and a nested team or a second team at the same time still work (they
+    /// run without one).
     fn jobs() {
         with_team(|| {
             for job in 0..2000usize {
@@ -339,6 +365,15 @@ mod tests {
                     .iter()
                     .enumerate()
                     .all(|(j, &v)| v == (j / 64) as u32 + 1));
+                if job % 100 == 0 {
+                    use rayon::prelude::*;
+                    let total: usize = (0..10_000usize).into_par_iter().sum();
+                    assert_eq!(total, 10_000 * 9_999 / 2);
+                    let x: Vec<f32> = (0..512 * 256).map(|i| (i % 251) as f32 - 125.0).collect();
+                    let q = super::super::acts::Q8Blocks::quantize(&x, 256);
+                    assert_eq!(q.d.len(), 512 * 256 / 32);
+                    assert!(q.d.iter().all(|&d| d > 0.0));
+                }
             }
             with_team(|| for_each(3, |_| {}));
         })
@@ -346,7 +381,17 @@ mod tests {
 
     #[test]
     fn a_team_runs_every_index_once() {
-        let other = std::thread::spawn(jobs);
+        // Two pools of two threads, each leading from one of its threads (only one team
+        // forms at a time), and a thread outside any pool (which never leads one).
+        let in_pool = || {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(2)
+                .build()
+                .unwrap()
+                .install(jobs)
+        };
+        let other = std::thread::spawn(in_pool);
+        in_pool();
         jobs();
         other.join().unwrap();
     }
