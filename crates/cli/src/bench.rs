@@ -169,7 +169,7 @@ fn memory_read_gb_s() -> f64 {
 }
 
 /// Peak resident set size (Linux `VmHWM`), or None elsewhere.
-fn peak_rss_mb() -> Option<f64> {
+pub(crate) fn peak_rss_mb() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;

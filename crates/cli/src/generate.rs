@@ -6,13 +6,14 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
-use candle_core::{Device, Tensor};
+use anyhow::{anyhow, bail, Context, Result};
+use candle_core::Device;
 use clap::{Args, ValueEnum};
 use smolvlm::processor::Tiles;
-use smolvlm::prompt::build_prompt;
 use smolvlm::{Decoding, GenerationParams};
+use smolvlm_runtime::{FailureKind, RunSpec, Step, StopKind};
 
+use crate::gpu::Stderr;
 use crate::load::{load, ModelFiles};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -78,8 +79,6 @@ fn ms(d: Duration) -> f64 {
 }
 
 pub fn run(args: GenerateArgs) -> Result<()> {
-    // The CPU model is loaded whatever the backend: it is the GPU's fallback (see gpu.rs).
-    let device = Device::Cpu;
     let decoding = if args.temperature > 0.0 {
         Decoding::Sample {
             temperature: args.temperature,
@@ -108,122 +107,92 @@ pub fn run(args: GenerateArgs) -> Result<()> {
         None => None,
     };
 
+    // The CPU model is loaded whatever the backend: it is the GPU's fallback.
     let t = Instant::now();
-    let loaded = load(&files, &device)?;
-    let engine = crate::gpu::Engine::open(args.backend, &files, &loaded.model)?;
+    let loaded = load(&files, &Device::Cpu)?;
+    let engine = crate::gpu::engine(args.backend, &files, loaded)?;
     let load_ms = ms(t.elapsed());
-    let model = &loaded.model;
-
-    let t = Instant::now();
-    let (images, grids) = match &image_bytes {
-        Some(bytes) => {
-            let Some(processor) = &loaded.image_processor else {
-                bail!("the model has no image processor settings (preprocessor_config.json), so it cannot take --image");
-            };
-            let name = args
-                .image
-                .as_ref()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default();
-            let out = processor
-                .preprocess_bytes(bytes, args.tiles)
-                .with_context(|| format!("--image {name}"))?;
-            let pixel_values = Tensor::from_vec(
-                out.pixel_values,
-                (out.num_frames, 3, out.height, out.width),
-                &device,
-            )?;
-            let mask = Tensor::from_vec(
-                out.pixel_attention_mask,
-                (out.num_frames, out.height, out.width),
-                &device,
-            )?;
-            (Some((pixel_values, mask)), vec![(out.rows, out.cols)])
-        }
-        None => (None, Vec::new()),
-    };
-    let prompt = build_prompt(
-        &loaded.tokenizer,
-        &loaded.template,
-        &args.prompt,
-        &grids,
-        model.config().image_seq_len(),
-    )
-    .context("building the prompt")?;
-    let preprocess_ms = ms(t.elapsed());
-
-    let t = Instant::now();
-    let features = match &images {
-        Some((pixels, mask)) => Some(engine.encode_images(model, pixels, mask)?),
-        None => None,
-    };
-    let vision_ms = ms(t.elapsed());
 
     // Stop at the generation config's eos ids and at <end_of_utterance>.
-    let stop_ids = loaded.stop_ids();
     let params = GenerationParams {
         max_new_tokens: args.max_new_tokens,
         min_new_tokens: args.min_new_tokens,
         repetition_penalty: args.repetition_penalty,
         decoding,
-        stop_ids,
+        stop_ids: engine.loaded().stop_ids(),
     };
-    let t = Instant::now();
-    let mut session = engine.start(model, params, &prompt.ids, features)?;
-    let prefill_ms = ms(t.elapsed());
+    let spec = RunSpec {
+        prompt: &args.prompt,
+        image: image_bytes.as_deref(),
+        tiles: args.tiles,
+        params,
+    };
+    let start = Instant::now();
+    let clock = || ms(start.elapsed());
+    let mut events = Stderr;
+    let mut run = engine.start(spec, &clock, &mut events).map_err(|f| {
+        let e = anyhow!(f.message);
+        match (&args.image, f.kind) {
+            (
+                Some(path),
+                FailureKind::ImageUnsupported
+                | FailureKind::ImageCorrupt
+                | FailureKind::ImageTooLarge,
+            ) => e.context(format!("--image {}", path.display())),
+            _ => e,
+        }
+    })?;
+    if let Some(n) = std::env::var("SMOLVLM_TEST_LOSE_GPU_AFTER")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        run.destroy_gpu_after(n);
+    }
 
     let mut stream = TextStream::default();
-    let mut decode_time = Duration::ZERO;
-    let mut steps = 0usize;
     let stdout = std::io::stdout();
-    loop {
-        let t = Instant::now();
-        let Some(_) = session.next_token()? else {
-            break;
-        };
-        // The first token comes from the prefill logits; each later one costs a forward.
-        if steps > 0 {
-            decode_time += t.elapsed();
-        }
-        steps += 1;
-        if !args.json {
-            let text = loaded.tokenizer.decode(session.generated(), true)?;
-            if let Some(new) = stream.push(&text) {
-                let mut out = stdout.lock();
-                out.write_all(new.as_bytes())?;
-                out.flush()?;
+    let outcome = loop {
+        match run
+            .step_blocking(&mut events)
+            .map_err(|f| anyhow!(f.message))?
+        {
+            Step::Token(_) if !args.json => {
+                if let Some(new) = stream.push(&run.text().map_err(|f| anyhow!(f.message))?) {
+                    let mut out = stdout.lock();
+                    out.write_all(new.as_bytes())?;
+                    out.flush()?;
+                }
             }
+            Step::Done(outcome) => break outcome,
+            _ => {}
         }
-    }
-    let generated = session.generated().to_vec();
-    let text = loaded.tokenizer.decode(&generated, true)?;
+    };
     if args.json {
-        let decode_tokens_per_s = if steps > 1 && decode_time > Duration::ZERO {
-            serde_json::json!((steps - 1) as f64 / decode_time.as_secs_f64())
-        } else {
-            serde_json::Value::Null
-        };
+        let t = &outcome.timings;
         let out = serde_json::json!({
-            "prompt_ids": prompt.ids,
-            "generated_ids": generated,
-            "text": text,
-            "backend": session.backend(),
-            "stop_reason": match session.stop_reason() {
-                Some(smolvlm::StopReason::StopToken) => "stop_token",
-                Some(smolvlm::StopReason::Cancelled) => "cancelled",
-                _ => "max_new_tokens",
+            "prompt_ids": outcome.prompt_ids,
+            "generated_ids": outcome.generated_ids,
+            "text": outcome.text,
+            "backend": match outcome.backend {
+                smolvlm_runtime::Backend::Gpu => "wgpu",
+                smolvlm_runtime::Backend::Cpu => "cpu",
+            },
+            "stop_reason": match outcome.stop {
+                StopKind::StopToken => "stop_token",
+                StopKind::Stopped => "cancelled",
+                StopKind::MaxNewTokens => "max_new_tokens",
             },
             "timings": {
                 "load_ms": load_ms,
-                "preprocess_ms": preprocess_ms,
-                "vision_ms": vision_ms,
-                "prefill_ms": prefill_ms,
-                "decode_tokens_per_s": decode_tokens_per_s,
+                "preprocess_ms": t.preprocess_ms,
+                "vision_ms": t.vision_ms,
+                "prefill_ms": t.prefill_ms,
+                "decode_tokens_per_s": t.decode_tokens_per_s,
             },
         });
         println!("{out}");
     } else {
-        if let Some(rest) = stream.finish(&text) {
+        if let Some(rest) = stream.finish(&outcome.text) {
             print!("{rest}");
         }
         println!();

@@ -96,7 +96,7 @@ pub(crate) fn weight_files(dir: &Path) -> Result<Vec<(String, Vec<u8>)>> {
 
 /// Reads what the loader may use from disk: the weights and every Hub file that is there.
 /// Nothing missing is an error here; the loader names what it lacks.
-fn read_files(files: &ModelFiles) -> Result<(Layout, Files)> {
+pub fn read_files(files: &ModelFiles) -> Result<(Layout, Files)> {
     let mut out = Files::new();
     let (layout, dir) = match files {
         ModelFiles::HubFolder(dir) => {

@@ -39,15 +39,7 @@ fn a_lost_device_hands_the_turn_to_the_cpu() {
     let cpu = ck.cpu();
     let px = pixel_values(&case).unwrap();
     let cpu_features = cpu.encode_images(&px, None).unwrap();
-    let mut resumed = Session::resume(
-        &cpu,
-        s.params().clone(),
-        s.processor().clone(),
-        s.prompt(),
-        Some(&cpu_features),
-        s.generated(),
-    )
-    .unwrap();
+    let mut resumed = Session::resume(&cpu, s.turn(), Some(&cpu_features)).unwrap();
     while resumed.next_token().unwrap().is_some() {}
     assert_eq!(resumed.generated(), want.as_slice());
 }

@@ -285,6 +285,12 @@ pub fn tensor_shapes(c: &Config) -> Vec<(String, Vec<usize>)> {
     out
 }
 
+/// The benchmark's `i`-th prompt token: ids spread over a vocabulary of `vocab` (a fixed
+/// sequence, the same on every backend; values do not matter for speed).
+pub fn token(i: usize, vocab: usize) -> u32 {
+    ((i as u64 * 2654435761) % vocab as u64) as u32
+}
+
 /// Runs the benchmark. `now` returns milliseconds; `log` hears about progress.
 pub fn run(
     cfg: &BenchConfig,
@@ -303,9 +309,7 @@ pub fn run(
         source.weight_bytes() / 1_000_000,
         source.text_bytes_per_token() / 1_000_000
     ));
-    let vocab = config.text.vocab_size as u32;
-    // Token ids spread over the vocabulary (a fixed sequence; values do not matter).
-    let id = |i: usize| ((i as u64 * 2654435761) % vocab as u64) as u32;
+    let id = |i: usize| token(i, config.text.vocab_size);
 
     let mut report = BenchReport {
         load_ms,

@@ -191,6 +191,63 @@ pub fn layout_of_picked(files: &Files) -> Result<Layout, LoadError> {
     }
 }
 
+/// The names of the weight files `layout` reads from `files`: the GGUF pair, or
+/// `model.safetensors` (else the shards its index names).
+pub fn weight_names(layout: &Layout, files: &Files) -> Result<Vec<String>, LoadError> {
+    match layout {
+        Layout::Gguf { text, mmproj, .. } => Ok(vec![text.clone(), mmproj.clone()]),
+        Layout::HubFolder if files.get(SAFETENSORS).is_some() => Ok(vec![SAFETENSORS.into()]),
+        Layout::HubFolder => match files.get(SAFETENSORS_INDEX) {
+            Some(index) => shard_names(index),
+            None => Err(LoadError::Missing(format!(
+                "the model has no {SAFETENSORS} (nor {SAFETENSORS_INDEX})"
+            ))),
+        },
+    }
+}
+
+/// The weights of `files` (at least its [`weight_names`]) as a source another model reads
+/// (smolvlm-gpu's), with `config`'s head counts (GGUF stores Q and K permuted for RoPE).
+pub fn weight_source(
+    layout: &Layout,
+    mut files: Files,
+    config: &crate::Config,
+) -> Result<std::sync::Arc<dyn crate::WeightSource>, LoadError> {
+    let names = weight_names(layout, &files)?;
+    let mut take = |name: &str| {
+        files
+            .take(name)
+            .ok_or_else(|| LoadError::Missing(format!("the model has no {name}")))
+    };
+    Ok(match layout {
+        Layout::HubFolder => {
+            let shards = names
+                .into_iter()
+                .map(|n| Ok((n.clone(), take(&n)?)))
+                .collect::<Result<Vec<_>, LoadError>>()?;
+            std::sync::Arc::new(crate::SafetensorsSource::from_shards(shards)?)
+        }
+        Layout::Gguf {
+            text,
+            mmproj,
+            either_order,
+        } => {
+            let a = GgufFile::from_bytes(text, take(text)?)?;
+            let b = GgufFile::from_bytes(mmproj, take(mmproj)?)?;
+            let (text, mmproj) = match (a.kind(), b.kind()) {
+                (Ok(GgufKind::Mmproj), Ok(GgufKind::Text)) if *either_order => (b, a),
+                _ => (a, b),
+            };
+            std::sync::Arc::new(crate::gguf::GgufSource::new(
+                text,
+                mmproj,
+                config.text.num_attention_heads,
+                config.text.num_key_value_heads(),
+            ))
+        }
+    })
+}
+
 /// Loads the model. Big files are taken out of `files` and freed once their tensors are
 /// copied.
 pub fn load(layout: &Layout, mut files: Files, device: &Device) -> Result<Loaded, LoadError> {

@@ -258,42 +258,53 @@ pub enum StopReason {
     Cancelled,
 }
 
-/// One conversation turn, token by token. Holds the KV cache; the model is shared.
-pub struct Session<'a> {
-    model: &'a SmolVlm,
-    cache: Cache,
-    processor: LogitsProcessor,
-    context: Vec<u32>,
-    generated: Vec<u32>,
-    logits: Option<Tensor>,
-    finished: Option<StopReason>,
+/// What a turn is, whichever backend runs it: its parameters and sampler, the prompt and
+/// the ids generated so far, and why it ended. [`Session`] and smolvlm-gpu's `GpuSession`
+/// each hold one, so the context check, the stop rules and the hand-over between backends
+/// are written once.
+#[derive(Debug, Clone)]
+pub struct TurnState {
     params: GenerationParams,
+    processor: LogitsProcessor,
+    /// The prompt, then every generated token.
+    context: Vec<u32>,
+    prompt_len: usize,
+    generated: Vec<u32>,
+    finished: Option<StopReason>,
 }
 
-impl<'a> Session<'a> {
-    pub fn new(model: &'a SmolVlm, params: GenerationParams) -> Result<Self> {
-        Ok(Self {
-            model,
-            cache: model.new_cache(),
-            processor: LogitsProcessor::new(params.clone())?,
-            context: Vec::new(),
-            generated: Vec::new(),
-            logits: None,
-            finished: None,
-            params,
-        })
+impl TurnState {
+    pub fn new(params: GenerationParams) -> Result<Self> {
+        let processor = LogitsProcessor::new(params.clone())?;
+        Ok(Self::with_processor(params, processor))
     }
 
-    /// Runs the prompt (with its image features, see [`SmolVlm::encode_images`]).
-    /// Fails before any work when the prompt plus `max_new_tokens` exceeds the context.
-    pub fn prefill(&mut self, prompt_ids: &[u32], image_features: Option<&Tensor>) -> Result<()> {
+    /// A turn that draws with `processor` as another backend left it (its random state
+    /// included).
+    pub fn with_processor(params: GenerationParams, processor: LogitsProcessor) -> Self {
+        Self {
+            params,
+            processor,
+            context: Vec::new(),
+            prompt_len: 0,
+            generated: Vec::new(),
+            finished: None,
+        }
+    }
+
+    /// Takes the prompt, after checking that it and `max_new_tokens` fit a context of
+    /// `max_context` positions (before any work is done).
+    pub fn begin(&mut self, prompt_ids: &[u32], max_context: usize) -> Result<()> {
         if !self.context.is_empty() {
             return Err(Error::InvalidInput(
                 "the session already has a prompt".into(),
             ));
         }
-        let max_context = self.model.config().max_context();
-        if prompt_ids.len() + self.params.max_new_tokens > max_context {
+        let fits = prompt_ids
+            .len()
+            .checked_add(self.params.max_new_tokens)
+            .is_some_and(|n| n <= max_context);
+        if !fits {
             return Err(Error::ContextOverflow {
                 prompt_tokens: prompt_ids.len(),
                 max_new_tokens: self.params.max_new_tokens,
@@ -305,84 +316,84 @@ impl<'a> Session<'a> {
                 },
             });
         }
-        let embeds = self.model.embed(prompt_ids, image_features)?;
-        self.logits = Some(self.model.forward(&embeds, &mut self.cache)?);
         self.context.extend_from_slice(prompt_ids);
+        self.prompt_len = prompt_ids.len();
         Ok(())
     }
 
-    /// Carries on a turn that another backend began (the GPU path, after its device was
-    /// lost): runs the prompt and the tokens `generated` so far on this model, then
-    /// decodes on with `processor` as that backend left it (a sampler keeps its random
-    /// state, so the draws go on where they stopped).
-    pub fn resume(
-        model: &'a SmolVlm,
-        params: GenerationParams,
-        processor: LogitsProcessor,
-        prompt_ids: &[u32],
-        image_features: Option<&Tensor>,
-        generated: &[u32],
-    ) -> Result<Self> {
-        if generated.len() > params.max_new_tokens {
-            return Err(Error::InvalidInput(format!(
-                "{} tokens were generated already, more than the {} asked for",
-                generated.len(),
-                params.max_new_tokens
-            )));
+    /// Whether another token is to be chosen (false once the turn ended; reaching
+    /// `max_new_tokens` ends it).
+    pub fn wants_token(&mut self) -> bool {
+        if self.finished.is_none() && self.generated.len() >= self.params.max_new_tokens {
+            self.finished = Some(StopReason::MaxNewTokens);
         }
-        let mut session = Self::new(model, params)?;
-        session.processor = processor;
-        session.prefill(prompt_ids, image_features)?;
-        let Some(&last) = generated.last() else {
-            return Ok(session);
-        };
-        // Generated ids are text: an `<image>` among them stays a plain token.
-        let embeds = model.embed(generated, None)?;
-        session.logits = Some(model.forward(&embeds, &mut session.cache)?);
-        session.context.extend_from_slice(generated);
-        session.generated = generated.to_vec();
-        if session.params.stop_ids.contains(&last) {
-            session.finished = Some(StopReason::StopToken);
-        } else if generated.len() >= session.params.max_new_tokens {
-            session.finished = Some(StopReason::MaxNewTokens);
-        }
-        if session.finished.is_some() {
-            session.logits = None;
-        }
-        Ok(session)
+        self.finished.is_none()
     }
 
-    /// The next token, or None once generation has ended ([`Self::stop_reason`] says why).
-    pub fn next_token(&mut self) -> Result<Option<u32>> {
-        if self.finished.is_some() {
-            return Ok(None);
-        }
-        if self.generated.len() >= self.params.max_new_tokens {
-            self.finished = Some(StopReason::MaxNewTokens);
-            return Ok(None);
-        }
-        let Some(logits) = self.logits.take() else {
-            return Err(Error::InvalidInput("prefill the session first".into()));
-        };
-        let token = self
-            .processor
-            .next_token(&logits, &self.context, self.generated.len())?;
+    /// Whether the next token chosen is the last one asked for (its forward pass is never
+    /// needed).
+    pub fn next_is_last(&self) -> bool {
+        self.generated.len() + 1 >= self.params.max_new_tokens
+    }
+
+    /// Whether stop tokens are still masked (`min_new_tokens` not reached).
+    pub fn masks_stop_tokens(&self) -> bool {
+        self.generated.len() < self.params.min_new_tokens
+    }
+
+    /// Chooses the next token from `logits` (vocab,) with the processors and sampler.
+    pub fn choose(&mut self, logits: &Tensor) -> Result<u32> {
+        self.processor
+            .next_token(logits, &self.context, self.generated.len())
+    }
+
+    /// Records a chosen token; true while the turn goes on (the token's forward pass is
+    /// then needed for the next one).
+    pub fn accept(&mut self, token: u32) -> bool {
         self.context.push(token);
         self.generated.push(token);
         if self.params.stop_ids.contains(&token) {
             self.finished = Some(StopReason::StopToken);
         } else if self.generated.len() >= self.params.max_new_tokens {
             self.finished = Some(StopReason::MaxNewTokens);
-        } else {
-            self.logits = Some(self.model.forward_token(token, &mut self.cache)?);
         }
-        Ok(Some(token))
+        self.finished.is_none()
     }
 
-    /// Ends the session early (between tokens).
+    /// Takes the tokens another backend generated in this turn (after [`Self::begin`]);
+    /// true while the turn goes on.
+    pub fn accept_generated(&mut self, generated: &[u32]) -> Result<bool> {
+        if generated.len() > self.params.max_new_tokens {
+            return Err(Error::InvalidInput(format!(
+                "{} tokens were generated already, more than the {} asked for",
+                generated.len(),
+                self.params.max_new_tokens
+            )));
+        }
+        let mut goes_on = true;
+        for &t in generated {
+            goes_on = self.accept(t);
+        }
+        Ok(goes_on)
+    }
+
+    /// Ends the turn early (between tokens).
     pub fn cancel(&mut self) {
         self.finished.get_or_insert(StopReason::Cancelled);
-        self.logits = None;
+    }
+
+    pub fn params(&self) -> &GenerationParams {
+        &self.params
+    }
+
+    /// The sampler as it stands (its random state included), so that another backend can
+    /// carry on where this one stopped.
+    pub fn processor(&self) -> &LogitsProcessor {
+        &self.processor
+    }
+
+    pub fn prompt(&self) -> &[u32] {
+        &self.context[..self.prompt_len]
     }
 
     pub fn generated(&self) -> &[u32] {
@@ -391,6 +402,100 @@ impl<'a> Session<'a> {
 
     pub fn stop_reason(&self) -> Option<StopReason> {
         self.finished
+    }
+}
+
+/// One conversation turn, token by token. Holds the KV cache; the model is shared.
+pub struct Session<'a> {
+    model: &'a SmolVlm,
+    cache: Cache,
+    turn: TurnState,
+    logits: Option<Tensor>,
+}
+
+impl<'a> Session<'a> {
+    pub fn new(model: &'a SmolVlm, params: GenerationParams) -> Result<Self> {
+        Ok(Self::with_turn(model, TurnState::new(params)?))
+    }
+
+    fn with_turn(model: &'a SmolVlm, turn: TurnState) -> Self {
+        Self {
+            model,
+            cache: model.new_cache(),
+            turn,
+            logits: None,
+        }
+    }
+
+    /// Runs the prompt (with its image features, see [`SmolVlm::encode_images`]).
+    /// Fails before any work when the prompt plus `max_new_tokens` exceeds the context.
+    pub fn prefill(&mut self, prompt_ids: &[u32], image_features: Option<&Tensor>) -> Result<()> {
+        self.turn
+            .begin(prompt_ids, self.model.config().max_context())?;
+        let embeds = self.model.embed(prompt_ids, image_features)?;
+        self.logits = Some(self.model.forward(&embeds, &mut self.cache)?);
+        Ok(())
+    }
+
+    /// Carries on a turn that another backend began (the GPU path, after its device was
+    /// lost): runs `turn`'s prompt (with `image_features`, this model's own) and the tokens
+    /// generated so far on this model, then decodes on with `turn`'s sampler as that
+    /// backend left it (a sampler keeps its random state, so the draws go on where they
+    /// stopped).
+    pub fn resume(
+        model: &'a SmolVlm,
+        turn: &TurnState,
+        image_features: Option<&Tensor>,
+    ) -> Result<Self> {
+        let (prompt, generated) = (turn.prompt(), turn.generated());
+        let fresh = TurnState::with_processor(turn.params().clone(), turn.processor().clone());
+        let mut session = Self::with_turn(model, fresh);
+        session.prefill(prompt, image_features)?;
+        let goes_on = session.turn.accept_generated(generated)?;
+        if generated.is_empty() {
+            return Ok(session);
+        }
+        session.logits = None;
+        if goes_on {
+            // Generated ids are text: an `<image>` among them stays a plain token.
+            let embeds = model.embed(generated, None)?;
+            session.logits = Some(model.forward(&embeds, &mut session.cache)?);
+        }
+        Ok(session)
+    }
+
+    /// The next token, or None once generation has ended ([`Self::stop_reason`] says why).
+    pub fn next_token(&mut self) -> Result<Option<u32>> {
+        if !self.turn.wants_token() {
+            return Ok(None);
+        }
+        let Some(logits) = self.logits.take() else {
+            return Err(Error::InvalidInput("prefill the session first".into()));
+        };
+        let token = self.turn.choose(&logits)?;
+        if self.turn.accept(token) {
+            self.logits = Some(self.model.forward_token(token, &mut self.cache)?);
+        }
+        Ok(Some(token))
+    }
+
+    /// Ends the session early (between tokens).
+    pub fn cancel(&mut self) {
+        self.turn.cancel();
+        self.logits = None;
+    }
+
+    /// The turn as it stands: parameters, sampler, prompt, generated ids, stop.
+    pub fn turn(&self) -> &TurnState {
+        &self.turn
+    }
+
+    pub fn generated(&self) -> &[u32] {
+        self.turn.generated()
+    }
+
+    pub fn stop_reason(&self) -> Option<StopReason> {
+        self.turn.stop_reason()
     }
 }
 

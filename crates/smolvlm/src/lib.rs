@@ -22,6 +22,8 @@ pub mod weights;
 
 pub use config::{Config, GenerationConfig, ModelSize};
 pub use error::{Error, Result};
-pub use generation::{generate, Decoding, Generated, GenerationParams, Session, StopReason};
+pub use generation::{
+    generate, Decoding, Generated, GenerationParams, Session, StopReason, TurnState,
+};
 pub use model::SmolVlm;
 pub use weights::{QEmbedding, QLinear, SafetensorsSource, Weight, WeightSource, Weights};

@@ -10,13 +10,13 @@
 
 use std::sync::Arc;
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{Device, Tensor};
 
 use crate::config::Config;
 use crate::connector::Connector;
 use crate::error::{Error, Result};
 use crate::text::{Cache, TextModel};
-use crate::vision::{PatchMask, VisionTransformer};
+use crate::vision::{ImageInput, VisionTransformer};
 use crate::weights::{SafetensorsSource, WeightSource, Weights};
 
 /// SmolVLM2 with its output head (`SmolVLMForConditionalGeneration`).
@@ -84,52 +84,15 @@ impl SmolVlm {
         pixel_values: &Tensor,
         pixel_attention_mask: Option<&Tensor>,
     ) -> Result<Tensor> {
-        let (n, c, h, w) = pixel_values.dims4().map_err(|_| {
-            Error::InvalidInput(format!(
-                "pixel values must be (images, channels, height, width), got {:?}",
-                pixel_values.dims()
-            ))
-        })?;
-        if n == 0 {
-            return Err(Error::InvalidInput("no images to encode".into()));
-        }
-        if c != self.config.vision.num_channels {
-            return Err(Error::InvalidInput(format!(
-                "pixel values have {c} channels, the vision tower takes {}",
-                self.config.vision.num_channels
-            )));
-        }
-        let pixel_values = pixel_values.to_dtype(DType::F32)?;
-        // transformers drops "padding images" (all values exactly 0.0), keeping the first
-        // if none is real.
-        let nonzero: Vec<f32> = pixel_values
-            .flatten_from(1)?
-            .ne(0f32)?
-            .to_dtype(DType::F32)?
-            .sum(1)?
-            .to_vec1()?;
-        let mut keep: Vec<u32> = (0..n as u32)
-            .filter(|&i| nonzero[i as usize] > 0.0)
-            .collect();
-        if keep.is_empty() {
-            keep.push(0);
-        }
-        let p = self.vision.patch_size();
-        let mask = match pixel_attention_mask {
-            Some(m) => {
-                if m.dims() != [n, h, w] {
-                    return Err(Error::InvalidInput(format!(
-                        "pixel attention mask {:?} does not match pixel values {:?}",
-                        m.dims(),
-                        pixel_values.dims()
-                    )));
-                }
-                let m = m.to_dtype(DType::F32)?;
-                PatchMask::from_pixel_mask(&select(&m, &keep)?, p)?
-            }
-            None => PatchMask::full(keep.len(), h / p, w / p),
-        };
-        let pixel_values = select(&pixel_values, &keep)?;
+        let input = ImageInput::new(
+            pixel_values,
+            pixel_attention_mask,
+            self.config.vision.num_channels,
+            self.vision.patch_size(),
+        )?;
+        let (k, c, h, w) = (input.images, input.channels, input.height, input.width);
+        let pixel_values = Tensor::from_vec(input.pixels, (k, c, h, w), pixel_values.device())?;
+        let mask = input.mask;
         let hidden = self.vision.forward(&pixel_values, &mask)?;
         self.connector.forward(&hidden)
     }
@@ -203,13 +166,4 @@ impl SmolVlm {
     pub fn vocab_size(&self) -> usize {
         self.text.vocab_size()
     }
-}
-
-/// Rows `keep` of `t` along the first dimension (a no-op when all are kept).
-fn select(t: &Tensor, keep: &[u32]) -> Result<Tensor> {
-    if keep.len() == t.dim(0)? {
-        return Ok(t.clone());
-    }
-    let index = Tensor::from_slice(keep, keep.len(), t.device())?;
-    Ok(t.index_select(&index, 0)?)
 }

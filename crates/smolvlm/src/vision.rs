@@ -31,6 +31,101 @@ pub struct PatchMask {
     pub valid: Vec<bool>,
 }
 
+/// The pictures a vision tower is given, checked, with padding images dropped: the CPU
+/// model and smolvlm-gpu's take their inputs through this one function.
+#[derive(Debug, Clone)]
+pub struct ImageInput {
+    /// The kept images' values (kept, C, H, W), in order.
+    pub pixels: Vec<f32>,
+    pub images: usize,
+    pub channels: usize,
+    pub height: usize,
+    pub width: usize,
+    /// The kept images' valid patches.
+    pub mask: PatchMask,
+}
+
+impl ImageInput {
+    /// `pixel_values` (n, C, H, W) in prompt order and, when given, `pixel_attention_mask`
+    /// (n, H, W) marking real pixels (1) against padding (0), for a tower of `channels`
+    /// channels and `patch_size` patches. Images that are entirely 0.0 are padding and
+    /// dropped, keeping the first if none is real (as transformers does).
+    pub fn new(
+        pixel_values: &Tensor,
+        pixel_attention_mask: Option<&Tensor>,
+        channels: usize,
+        patch_size: usize,
+    ) -> Result<Self> {
+        let (n, c, h, w) = pixel_values.dims4().map_err(|_| {
+            Error::InvalidInput(format!(
+                "pixel values must be (images, channels, height, width), got {:?}",
+                pixel_values.dims()
+            ))
+        })?;
+        if n == 0 {
+            return Err(Error::InvalidInput("no images to encode".into()));
+        }
+        if c != channels {
+            return Err(Error::InvalidInput(format!(
+                "pixel values have {c} channels, the vision tower takes {channels}"
+            )));
+        }
+        if let Some(m) = pixel_attention_mask {
+            if m.dims() != [n, h, w] {
+                return Err(Error::InvalidInput(format!(
+                    "pixel attention mask {:?} does not match pixel values {:?}",
+                    m.dims(),
+                    pixel_values.dims()
+                )));
+            }
+        }
+        let all: Vec<f32> = pixel_values
+            .to_dtype(candle_core::DType::F32)?
+            .flatten_all()?
+            .to_vec1()?;
+        let frame = c * h * w;
+        let mut keep: Vec<usize> = (0..n)
+            .filter(|&i| all[i * frame..(i + 1) * frame].iter().any(|&v| v != 0.0))
+            .collect();
+        if keep.is_empty() {
+            keep.push(0);
+        }
+        let mask = match pixel_attention_mask {
+            Some(m) => {
+                let m = m.to_dtype(candle_core::DType::F32)?;
+                let m = if keep.len() == n {
+                    m
+                } else {
+                    let idx: Vec<u32> = keep.iter().map(|&i| i as u32).collect();
+                    m.index_select(&Tensor::from_slice(&idx, idx.len(), m.device())?, 0)?
+                };
+                PatchMask::from_pixel_mask(&m, patch_size)?
+            }
+            None => PatchMask::full(keep.len(), h / patch_size, w / patch_size),
+        };
+        let pixels = if keep.len() == n {
+            all
+        } else {
+            keep.iter()
+                .flat_map(|&i| all[i * frame..(i + 1) * frame].iter().copied())
+                .collect()
+        };
+        Ok(Self {
+            pixels,
+            images: keep.len(),
+            channels: c,
+            height: h,
+            width: w,
+            mask,
+        })
+    }
+
+    /// Values per image.
+    pub fn frame_len(&self) -> usize {
+        self.channels * self.height * self.width
+    }
+}
+
 impl PatchMask {
     /// Every patch valid.
     pub fn full(images: usize, rows: usize, cols: usize) -> Self {

@@ -26,8 +26,7 @@ mod session;
 mod text;
 mod vision;
 
-use candle_core::DType;
-use smolvlm::vision::PatchMask;
+use smolvlm::vision::ImageInput;
 use smolvlm::{Config, Weights};
 
 use crate::error::{Error, Result};
@@ -89,15 +88,8 @@ impl ImageFeatures {
 /// ([`GpuModel::begin_images`]).
 pub struct ImageEncoding<'m> {
     model: &'m GpuModel,
-    /// Every input image (C, H, W each); `keep` says which are encoded, in order.
-    pixels: Vec<f32>,
-    keep: Vec<usize>,
-    /// Values per input image, and its size.
-    frame_len: usize,
-    height: usize,
-    width: usize,
-    /// The patch masks of the kept images.
-    mask: PatchMask,
+    /// The images to encode (padding dropped) and their patch masks.
+    input: ImageInput,
     scratch: vision::Scratch,
     features: ImageFeatures,
     next: usize,
@@ -106,7 +98,7 @@ pub struct ImageEncoding<'m> {
 impl ImageEncoding<'_> {
     /// Frames to encode (padding images dropped).
     pub fn frames(&self) -> usize {
-        self.keep.len()
+        self.input.images
     }
 
     /// Frames submitted so far.
@@ -117,15 +109,16 @@ impl ImageEncoding<'_> {
     /// Submits the next frame (not waited for; [`Self::wait`] waits). Past the last frame,
     /// does nothing.
     pub fn encode_next(&mut self) -> Result<()> {
-        let Some(&image) = self.keep.get(self.next) else {
+        let (input, i) = (&self.input, self.next);
+        if i >= input.images {
             return Ok(());
-        };
-        let (m, f) = (&self.mask, self.frame_len);
+        }
+        let (m, f) = (&input.mask, input.frame_len());
         let patches = m.rows * m.cols;
         let frame = Frame {
-            pixels: &self.pixels[image * f..(image + 1) * f],
-            height: self.height,
-            width: self.width,
+            pixels: &input.pixels[i * f..(i + 1) * f],
+            height: input.height,
+            width: input.width,
             valid: &m.valid[self.next * patches..(self.next + 1) * patches],
         };
         let model = self.model;
@@ -154,7 +147,7 @@ impl ImageEncoding<'_> {
 
     /// The features of every frame (submitting those not submitted yet).
     pub fn finish(mut self) -> Result<ImageFeatures> {
-        while self.next < self.keep.len() {
+        while self.next < self.input.images {
             self.encode_next()?;
         }
         Ok(self.features)
@@ -224,67 +217,25 @@ impl GpuModel {
         pixel_values: &candle_core::Tensor,
         pixel_attention_mask: Option<&candle_core::Tensor>,
     ) -> Result<ImageEncoding<'_>> {
-        let invalid = |msg: String| Error::Model(smolvlm::Error::InvalidInput(msg));
-        let (n, c, h, w) = pixel_values.dims4().map_err(|_| {
-            invalid(format!(
-                "pixel values must be (images, channels, height, width), got {:?}",
-                pixel_values.dims()
-            ))
-        })?;
-        if n == 0 {
-            return Err(invalid("no images to encode".into()));
-        }
-        if c != self.vision.channels() {
-            return Err(invalid(format!(
-                "pixel values have {c} channels, the vision tower takes {}",
-                self.vision.channels()
-            )));
-        }
-        let pixels: Vec<f32> = pixel_values
-            .to_dtype(DType::F32)?
-            .flatten_all()?
-            .to_vec1()?;
-        let frame = c * h * w;
-        let mut keep: Vec<usize> = (0..n)
-            .filter(|&i| pixels[i * frame..(i + 1) * frame].iter().any(|&v| v != 0.0))
-            .collect();
-        if keep.is_empty() {
-            keep.push(0);
-        }
-        let p = self.vision.patch_size();
-        let mask = match pixel_attention_mask {
-            Some(m) => {
-                if m.dims() != [n, h, w] {
-                    return Err(invalid(format!(
-                        "pixel attention mask {:?} does not match pixel values {:?}",
-                        m.dims(),
-                        pixel_values.dims()
-                    )));
-                }
-                let idx: Vec<u32> = keep.iter().map(|&i| i as u32).collect();
-                let idx = candle_core::Tensor::from_slice(&idx, idx.len(), m.device())?;
-                let m = m.to_dtype(DType::F32)?.index_select(&idx, 0)?;
-                PatchMask::from_pixel_mask(&m, p)?
-            }
-            None => PatchMask::full(keep.len(), h / p, w / p),
-        };
+        let input = ImageInput::new(
+            pixel_values,
+            pixel_attention_mask,
+            self.vision.channels(),
+            self.vision.patch_size(),
+        )?;
+        let (h, w) = (input.height, input.width);
         let scratch = self.vision.scratch(&self.gpu, h, w)?;
         let per_image = scratch.per_image();
         let hidden = self.config.text.hidden_size;
         let features = ImageFeatures {
-            tensor: self.gpu.tensor(keep.len() * per_image * hidden)?,
-            images: keep.len(),
+            tensor: self.gpu.tensor(input.images * per_image * hidden)?,
+            images: input.images,
             per_image,
             hidden,
         };
         Ok(ImageEncoding {
             model: self,
-            pixels,
-            keep,
-            frame_len: frame,
-            height: h,
-            width: w,
-            mask,
+            input,
             scratch,
             features,
             next: 0,

@@ -8,7 +8,7 @@
 //! the host reads back the 4-byte id only. Other decoding reads the logits, chooses on the
 //! host with smolvlm's processor, and writes the id back.
 
-use smolvlm::generation::LogitsProcessor;
+use smolvlm::generation::{LogitsProcessor, TurnState};
 use smolvlm::{Decoding, GenerationParams, StopReason};
 
 use super::{GpuCache, GpuModel, ImageFeatures};
@@ -19,87 +19,62 @@ use crate::tensor::Tensor;
 pub struct GpuSession<'m> {
     model: &'m GpuModel,
     cache: Option<GpuCache>,
-    processor: LogitsProcessor,
-    params: GenerationParams,
+    turn: TurnState,
     /// The stop ids, on the GPU (for the min_new_tokens mask).
     stop_ids: Tensor,
     logits: Tensor,
     has_logits: bool,
-    prompt_len: usize,
-    context: Vec<u32>,
-    generated: Vec<u32>,
-    finished: Option<StopReason>,
 }
 
 impl<'m> GpuSession<'m> {
     pub fn new(model: &'m GpuModel, params: GenerationParams) -> Result<Self> {
-        let processor = LogitsProcessor::new(params.clone())?;
+        let turn = TurnState::new(params)?;
         let gpu = model.gpu();
         Ok(Self {
             model,
             cache: None,
-            processor,
-            stop_ids: gpu.upload_u32(&params.stop_ids)?,
+            stop_ids: gpu.upload_u32(&turn.params().stop_ids)?,
             logits: model.new_logits()?,
             has_logits: false,
-            prompt_len: 0,
-            context: Vec::new(),
-            generated: Vec::new(),
-            finished: None,
-            params,
+            turn,
         })
     }
 
     /// Runs the prompt (with its image features, see [`GpuModel::encode_images`]).
     /// Fails before any work when the prompt plus `max_new_tokens` exceeds the context.
-    /// Submitted, not waited for: errors of the GPU itself show at the next token.
+    /// Submitted, not waited for: errors of the GPU itself show at the next token, or at
+    /// [`Self::wait`].
     pub fn prefill(&mut self, prompt_ids: &[u32], images: Option<&ImageFeatures>) -> Result<()> {
-        if self.cache.is_some() {
-            return Err(
-                smolvlm::Error::InvalidInput("the session already has a prompt".into()).into(),
-            );
-        }
-        let max_context = self.model.config().max_context();
-        if prompt_ids.len() + self.params.max_new_tokens > max_context {
-            return Err(smolvlm::Error::ContextOverflow {
-                prompt_tokens: prompt_ids.len(),
-                max_new_tokens: self.params.max_new_tokens,
-                max_context,
-                hint: if prompt_ids.len() < max_context {
-                    "; ask for fewer new tokens or use fewer image tiles"
-                } else {
-                    "; use a shorter prompt or fewer image tiles"
-                },
-            }
-            .into());
-        }
+        self.turn
+            .begin(prompt_ids, self.model.config().max_context())?;
         // Room for the prompt and every generated token but the last (whose own forward
         // pass is never needed).
-        let capacity = (prompt_ids.len() + self.params.max_new_tokens).max(1);
+        let capacity = (prompt_ids.len() + self.turn.params().max_new_tokens).max(1);
         let mut cache = self.model.new_cache(capacity)?;
         self.model
             .forward(&mut cache, prompt_ids, images, &self.logits)?;
         self.cache = Some(cache);
         self.has_logits = true;
-        self.prompt_len = prompt_ids.len();
-        self.context.extend_from_slice(prompt_ids);
+        Ok(())
+    }
+
+    /// Waits until the GPU has run what was submitted (by reading back one logit: a
+    /// browser waits for the GPU only by reading), so a lost device shows here.
+    pub async fn wait(&self) -> Result<()> {
+        self.model.gpu().read_bytes(&self.logits, 0, 4).await?;
         Ok(())
     }
 
     /// Whether the next token can be chosen on the GPU (greedy, no repetition penalty:
     /// only the min_new_tokens mask, which the GPU applies).
     fn greedy_on_gpu(&self) -> bool {
-        self.params.decoding == Decoding::Greedy
-            && self.params.repetition_penalty.is_none_or(|p| p == 1.0)
+        let params = self.turn.params();
+        params.decoding == Decoding::Greedy && params.repetition_penalty.is_none_or(|p| p == 1.0)
     }
 
     /// The next token, or None once generation has ended ([`Self::stop_reason`] says why).
     pub async fn next_token(&mut self) -> Result<Option<u32>> {
-        if self.finished.is_some() {
-            return Ok(None);
-        }
-        if self.generated.len() >= self.params.max_new_tokens {
-            self.finished = Some(StopReason::MaxNewTokens);
+        if !self.turn.wants_token() {
             return Ok(None);
         }
         let on_gpu = self.greedy_on_gpu();
@@ -110,27 +85,26 @@ impl<'m> GpuSession<'m> {
         let gpu = model.gpu();
         let vocab = model.vocab_size();
         let pos = cache.len();
-        // The token chosen now is the last one asked for: its forward pass is not needed.
-        let last = self.generated.len() + 1 >= self.params.max_new_tokens;
         self.has_logits = false;
-        let token = if on_gpu {
+        let goes_on = if on_gpu {
             let mut rec = gpu.recorder();
-            if self.generated.len() < self.params.min_new_tokens {
-                rec.set_at(
-                    &self.logits,
-                    vocab,
-                    &self.stop_ids,
-                    self.params.stop_ids.len(),
-                    f32::MIN,
-                )?;
+            if self.turn.masks_stop_tokens() {
+                let stops = self.turn.params().stop_ids.len();
+                rec.set_at(&self.logits, vocab, &self.stop_ids, stops, f32::MIN)?;
             }
             rec.argmax(&self.logits, vocab, &cache.ids, pos)?;
-            // Decoding on the chosen id in the same submission: if it is a stop token the
-            // work is wasted, once, at the end.
-            if !last {
+            // Decoding on the chosen id in the same submission (unless it is the last one
+            // asked for): if it is a stop token the work is wasted, once, at the end.
+            if !self.turn.next_is_last() {
                 model.text.record(&mut rec, cache, 1, None, &self.logits)?;
             }
-            rec.submit_read_u32(&cache.ids, pos).await?
+            let token = rec.submit_read_u32(&cache.ids, pos).await?;
+            if token as usize >= vocab {
+                return Err(Error::Gpu(format!(
+                    "the GPU chose token {token}, outside the vocabulary of {vocab}"
+                )));
+            }
+            self.turn.accept(token)
         } else {
             let scores = gpu.read(&self.logits).await?;
             let scores = candle_core::Tensor::from_vec(
@@ -138,39 +112,21 @@ impl<'m> GpuSession<'m> {
                 vocab,
                 &candle_core::Device::Cpu,
             )?;
-            let token = self
-                .processor
-                .next_token(&scores, &self.context, self.generated.len())?;
+            let token = self.turn.choose(&scores)?;
             // The sampler's state has moved on: the token is kept even if the forward
             // below fails, so that a CPU session resumed from this one (after a lost
             // device) draws what this one would have drawn next.
-            self.context.push(token);
-            self.generated.push(token);
-            if !last {
+            let goes_on = self.turn.accept(token);
+            if goes_on {
                 model.write_ids(cache, pos, &[token])?;
                 let mut rec = gpu.recorder();
                 model.text.record(&mut rec, cache, 1, None, &self.logits)?;
                 rec.submit()?;
             }
-            token
+            goes_on
         };
-        if on_gpu {
-            if token as usize >= vocab {
-                return Err(Error::Gpu(format!(
-                    "the GPU chose token {token}, outside the vocabulary of {vocab}"
-                )));
-            }
-            self.context.push(token);
-            self.generated.push(token);
-        }
-        if self.params.stop_ids.contains(&token) {
-            self.finished = Some(StopReason::StopToken);
-        } else if self.generated.len() >= self.params.max_new_tokens {
-            self.finished = Some(StopReason::MaxNewTokens);
-        } else {
-            self.has_logits = true;
-        }
-        Ok(Some(token))
+        self.has_logits = goes_on;
+        Ok(self.turn.generated().last().copied())
     }
 
     /// [`Self::next_token`], waited for (native targets only).
@@ -199,30 +155,35 @@ impl<'m> GpuSession<'m> {
 
     /// Ends the session early (between tokens).
     pub fn cancel(&mut self) {
-        self.finished.get_or_insert(StopReason::Cancelled);
+        self.turn.cancel();
         self.has_logits = false;
     }
 
+    /// The turn as it stands: parameters, sampler, prompt, generated ids, stop.
+    pub fn turn(&self) -> &TurnState {
+        &self.turn
+    }
+
     pub fn generated(&self) -> &[u32] {
-        &self.generated
+        self.turn.generated()
     }
 
     /// The prompt ids given to [`Self::prefill`].
     pub fn prompt(&self) -> &[u32] {
-        &self.context[..self.prompt_len]
+        self.turn.prompt()
     }
 
     pub fn stop_reason(&self) -> Option<StopReason> {
-        self.finished
+        self.turn.stop_reason()
     }
 
     pub fn params(&self) -> &GenerationParams {
-        &self.params
+        self.turn.params()
     }
 
     /// The sampler as it stands (its random state included), so that another backend can
     /// carry on where this one stopped (see `smolvlm::Session::resume`).
     pub fn processor(&self) -> &LogitsProcessor {
-        &self.processor
+        self.turn.processor()
     }
 }

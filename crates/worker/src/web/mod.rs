@@ -24,7 +24,6 @@ use ocr_protocol::models::file_name;
 use ocr_protocol::{
     from_json, to_json, BackendChoice, BenchReport, BenchRequest, Build, Event, Failure,
     FailureKind, ModelFile, ModelInfo, ModelSource, Request, RunRequest, RunResult, Scope,
-    StopKind, Timings,
 };
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -32,9 +31,9 @@ use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{AbortController, DedicatedWorkerGlobalScope, File, MessageChannel, MessageEvent};
 
 use crate::bundle::{self, Files, Layout, BESIDE, SAFETENSORS, SAFETENSORS_INDEX};
-use crate::engine::{self, Backend};
 use fetch::LoadCtx;
 use opfs::{js_error, Cache};
+use smolvlm_runtime::{picture, Backend, Engine, Events, RunSpec, Step};
 
 /// The system allocator, remembering the size of an allocation that failed: running out
 /// of memory aborts (a trap) without a panic message, and the worker's loader script asks
@@ -85,7 +84,7 @@ pub fn last_failed_allocation() -> usize {
 
 #[derive(Default)]
 struct State {
-    backend: Option<Rc<Backend>>,
+    engine: Option<Rc<Engine>>,
     /// The load in progress: its number, its cancel flag, its fetch aborter.
     load: Option<(u32, Rc<Cell<bool>>, AbortController)>,
     /// The run in progress and its stop flag.
@@ -238,15 +237,15 @@ fn on_message(ev: MessageEvent) {
             };
             let cfg = STATE
                 .with(|s| {
-                    s.borrow().backend.as_ref().and_then(|b| {
+                    s.borrow().engine.as_ref().and_then(|b| {
                         b.loaded()
                             .image_processor
                             .as_ref()
                             .map(|p| p.config.clone())
                     })
                 })
-                .or_else(|| settings.as_ref().map(engine::config_of));
-            match engine::inspect(&bytes, cfg.as_ref()) {
+                .or_else(|| settings.as_ref().map(picture::config_of));
+            match picture::inspect(&bytes, cfg.as_ref()) {
                 Ok((width, height, plan)) => post(&Event::ImageInfo {
                     image,
                     width,
@@ -426,7 +425,7 @@ async fn load_model(
     abort: AbortController,
 ) -> Result<ModelInfo, Failure> {
     // Free the model we have before loading another.
-    STATE.with(|s| s.borrow_mut().backend = None);
+    STATE.with(|s| s.borrow_mut().engine = None);
     let t0 = now();
     // The device first: with backend=webgpu and no WebGPU, nothing is downloaded.
     let mut device = gpu::open(backend).await?;
@@ -570,7 +569,7 @@ async fn load_model(
     let gpu_weights = device
         .as_ref()
         .and_then(|_| gpu::copy_weights(&layout, &files));
-    let loaded = bundle::load(&layout, files, &engine::cpu()).map_err(|e| {
+    let loaded = bundle::load(&layout, files, &candle_core::Device::Cpu).map_err(|e| {
         let (kind, what) = match &e {
             bundle::LoadError::Missing(_) => (FailureKind::ModelCorrupt, "is incomplete"),
             bundle::LoadError::Invalid(_) => (FailureKind::ModelCorrupt, "could not be read"),
@@ -598,12 +597,12 @@ async fn load_model(
     let image = loaded
         .image_processor
         .as_ref()
-        .map(|p| engine::settings_of(&p.config));
+        .map(|p| picture::settings_of(&p.config));
     let gpu_model = match (&device, gpu_weights) {
         (Some(device), Some(weights)) => {
             stage(load, "Putting the model on the GPU…");
             yield_now().await;
-            gpu::upload(device, backend, weights, &config)?
+            gpu::upload(device, backend, &layout, weights, &loaded)?
         }
         (Some(_), None) if backend == BackendChoice::Webgpu => {
             return Err(Failure::new(
@@ -617,17 +616,10 @@ async fn load_model(
         }
         (None, _) => None,
     };
-    let backend = match gpu_model {
-        Some(model) => Backend::Gpu {
-            loaded: Box::new(loaded),
-            model: Box::new(model),
-            lost: Cell::new(false),
-        },
-        None => Backend::Cpu(Box::new(loaded)),
-    };
+    let engine = Engine::new(loaded, gpu_model);
     let info = ModelInfo {
         label,
-        backend: backend.name().to_string(),
+        backend: backend_name(engine.backend()).to_string(),
         files_bytes,
         from_cache: !ctx.downloaded.get() && !is_picked,
         load_ms: now() - t0,
@@ -635,7 +627,7 @@ async fn load_model(
         max_context: config.max_context() as u32,
         image_seq_len: config.image_seq_len() as u32,
     };
-    STATE.with(|s| s.borrow_mut().backend = Some(Rc::new(backend)));
+    STATE.with(|s| s.borrow_mut().engine = Some(Rc::new(engine)));
     Ok(info)
 }
 
@@ -686,276 +678,101 @@ async fn read_file(ctx: &LoadCtx, f: &File) -> Result<Vec<u8>, Failure> {
     Ok(out)
 }
 
+/// The runtime's events of run `run`, as messages to the page and lines on the console.
+struct Post {
+    run: u32,
+}
+
+impl Events for Post {
+    fn encoding(&mut self, done: u32, frames: u32) {
+        post(&Event::Encoding {
+            run: self.run,
+            done,
+            frames,
+        });
+    }
+
+    fn notice(&mut self, text: &str) {
+        // After a notice the CPU runs the run.
+        post(&Event::Notice {
+            run: self.run,
+            backend: WASM.to_string(),
+            text: text.to_string(),
+        });
+    }
+
+    fn note(&mut self, text: &str) {
+        gpu::note(text);
+    }
+}
+
+/// One run, stepped by the runtime; between two steps the event loop runs, so a Stop
+/// message is read at once.
 async fn run(req: RunRequest, image: Option<Vec<u8>>, stop: Rc<Cell<bool>>) -> Result<(), Failure> {
-    let t0 = now();
-    let Some(backend) = STATE.with(|s| s.borrow().backend.clone()) else {
+    let Some(engine) = STATE.with(|s| s.borrow().engine.clone()) else {
         return Err(Failure::new(FailureKind::BadRequest, "Load a model first."));
     };
-    let loaded = backend.loaded();
-    // The GPU model, unless this backend is the CPU or its device was lost.
-    let mut on_gpu = match &*backend {
-        Backend::Gpu { model, lost, .. } if !lost.get() => Some((&**model, lost)),
-        Backend::Gpu { .. } => {
-            notice(
-                req.run,
-                "The GPU was lost in an earlier run: this one runs on the CPU.",
-            );
-            None
-        }
-        Backend::Cpu(_) => None,
+    let mut events = Post { run: req.run };
+    let spec = RunSpec {
+        prompt: &req.prompt,
+        image: image.as_deref(),
+        tiles: picture::tiles(req.tiles),
+        params: engine.greedy(req.max_new_tokens as usize, req.min_new_tokens as usize),
     };
-    // A device lost while the worker was idle (the browser reclaimed it) is seen here,
-    // before any work is given to it.
-    if let Some((model, lost)) = on_gpu {
-        match model.gpu().check() {
-            Ok(()) => {}
-            Err(e) if e.wants_cpu_fallback() => {
-                lose_gpu(
-                    req.run,
-                    lost,
-                    &e,
-                    "The GPU was lost since the last run: this run and the next ones run on the CPU.",
-                );
-                on_gpu = None;
-            }
-            // An error left over from earlier work; the run finds out whether it matters.
-            Err(e) => gpu::note(&format!("an earlier GPU error: {e}")),
-        }
-    }
-    let mut prepared = engine::prepare(loaded, &req.prompt, image.as_deref(), req.tiles)?;
+    let mut run = engine.start(spec, &now, &mut events)?;
     drop(image);
-    let preprocess_ms = now() - t0;
-    let frames = prepared.frames;
-    let done = |ids: Vec<u32>,
-                text: String,
-                stop: StopKind,
-                timings: Timings,
-                prompt: &[u32],
-                on: &str| {
-        post(&Event::Done {
-            run: req.run,
-            result: RunResult {
-                prompt_ids: prompt.to_vec(),
-                generated_ids: ids,
-                text,
-                stop,
-                backend: on.to_string(),
-                timings,
-            },
-        })
-    };
-    let stopped = |timings: Timings, prompt: &[u32], on: &str| {
-        done(
-            Vec::new(),
-            String::new(),
-            StopKind::Stopped,
-            timings,
-            prompt,
-            on,
-        )
-    };
-    let mut timings = Timings {
-        preprocess_ms,
-        frames,
-        ..Default::default()
-    };
-    let tv = now();
-    // On the GPU, frame by frame as on the CPU (one submission each, waited for).
-    let mut gpu_features = None;
-    if let Some((model, lost)) = on_gpu.filter(|_| frames > 0) {
-        match gpu::encode(model, &prepared, req.run, &stop).await {
-            Ok(_) if stop.get() => {
-                timings.vision_ms = now() - tv;
-                stopped(timings, &prepared.prompt_ids, WEBGPU);
-                return Ok(());
-            }
-            Ok(f) => gpu_features = f,
-            Err(e) if e.wants_cpu_fallback() => {
-                lose_gpu(
-                    req.run,
-                    lost,
-                    &e,
-                    "The GPU was lost while looking at the picture: the CPU finishes this run (and runs the next ones).",
-                );
-                on_gpu = None;
-            }
-            Err(e) => return Err(gpu::failure("the vision encoder on the GPU", e)),
-        }
+    if let Some(n) = lose_gpu_after() {
+        run.destroy_gpu_after(n);
     }
-    timings.vision_ms = now() - tv;
-    let mut tp = now();
-    let params = engine::params(loaded, req.max_new_tokens, req.min_new_tokens);
-    // The prompt on the GPU (submitted: a lost device shows here or at the first token).
-    let mut turn = None;
-    if let Some((model, lost)) = on_gpu {
-        match gpu::Turn::start_gpu(model, params, &prepared.prompt_ids, gpu_features.as_ref()) {
-            Ok(t) => turn = Some(t),
-            Err(e) if e.wants_cpu_fallback() => {
-                lose_gpu(
-                    req.run,
-                    lost,
-                    &e,
-                    "The GPU was lost while reading the prompt: the CPU finishes this run (and runs the next ones).",
-                );
-                on_gpu = None;
-            }
-            Err(e) => return Err(gpu::failure("the prompt on the GPU", e)),
-        }
-    }
-    let mut turn = match turn {
-        Some(t) => t,
-        None => {
-            let tv = now();
-            encode_on_cpu(req.run, loaded, &mut prepared, &stop).await?;
-            timings.vision_ms += now() - tv;
-            if stop.get() {
-                stopped(timings, &prepared.prompt_ids, WASM);
-                return Ok(());
-            }
-            yield_now().await;
-            if stop.get() {
-                stopped(timings, &prepared.prompt_ids, WASM);
-                return Ok(());
-            }
-            tp = now();
-            gpu::Turn::Cpu(engine::start(
-                loaded,
-                &prepared,
-                req.max_new_tokens,
-                req.min_new_tokens,
-            )?)
-        }
-    };
-    timings.prefill_ms = now() - tp;
-    let mut decode_ms = 0.0;
-    let mut steps = 0u32;
-    loop {
-        // The test hook (`gpu_lose_after=N`): a real loss, as a driver reset would make.
-        if let (gpu::Turn::Gpu(s), Some((model, _)), Some(n)) = (&turn, on_gpu, req.gpu_lose_after)
-        {
-            if s.generated().len() >= n as usize {
-                gpu::note(&format!(
-                    "gpu_lose_after={n}: destroying the GPU device (a test of the fallback)"
-                ));
-                model.gpu().destroy();
-            }
-        }
-        let t = now();
-        let next = match &mut turn {
-            gpu::Turn::Cpu(s) => engine::next_token(s)?,
-            gpu::Turn::Gpu(s) => match s.next_token().await {
-                Ok(next) => next,
-                Err(e) if e.wants_cpu_fallback() => {
-                    if let Some((_, lost)) = on_gpu {
-                        lose_gpu(
-                            req.run,
-                            lost,
-                            &e,
-                            &format!(
-                                "The GPU was lost after {} tokens: the CPU finishes this run (and runs the next ones).",
-                                s.generated().len()
-                            ),
-                        );
-                    }
-                    on_gpu = None;
-                    // The CPU needs its own image features: the frames again, on the CPU.
-                    encode_on_cpu(req.run, loaded, &mut prepared, &stop).await?;
-                    if stop.get() {
-                        s.cancel();
-                        break;
-                    }
-                    let features = prepared.features()?;
-                    let cpu = gpu::resume_on_cpu(
-                        &loaded.model,
-                        s,
-                        &prepared.prompt_ids,
-                        features.as_ref(),
-                    )?;
-                    turn = gpu::Turn::Cpu(cpu);
-                    continue;
-                }
-                Err(e) => return Err(gpu::failure("decoding on the GPU", e)),
-            },
-        };
-        let Some(id) = next else {
-            break;
-        };
-        // As the CLI counts: the first token comes from the prefill's logits; each later
-        // one costs a forward.
-        if steps == 0 {
-            timings.first_token_ms = now() - t0;
-        } else {
-            decode_ms += now() - t;
-        }
-        steps += 1;
-        let text = engine::text(loaded, turn.generated())?;
-        post(&Event::Token {
-            run: req.run,
-            id,
-            text: text.trim_end_matches('\u{FFFD}').to_string(),
-        });
+    let outcome = loop {
         yield_now().await;
         if stop.get() {
-            turn.cancel();
-            break;
+            break run.stop()?;
         }
-    }
-    timings.decode_tokens_per_s =
-        (steps > 1 && decode_ms > 0.0).then(|| (steps - 1) as f64 / (decode_ms / 1000.0));
-    let ids = turn.generated().to_vec();
-    let text = engine::text(loaded, &ids)?;
-    let kind = engine::stop_kind(turn.stop_reason());
-    let on = match &turn {
-        gpu::Turn::Gpu(_) => WEBGPU,
-        gpu::Turn::Cpu(_) => WASM,
+        match run.step(&mut events).await? {
+            Step::Token(id) => post(&Event::Token {
+                run: req.run,
+                id,
+                text: run.text()?.trim_end_matches('\u{FFFD}').to_string(),
+            }),
+            Step::Done(outcome) => break outcome,
+            Step::Encoded | Step::Prefilled => {}
+        }
     };
-    done(ids, text, kind, timings, &prepared.prompt_ids, on);
+    post(&Event::Done {
+        run: req.run,
+        result: RunResult {
+            prompt_ids: outcome.prompt_ids,
+            generated_ids: outcome.generated_ids,
+            text: outcome.text,
+            stop: outcome.stop,
+            backend: backend_name(outcome.backend).to_string(),
+            timings: outcome.timings,
+        },
+    });
     Ok(())
+}
+
+/// The browser tests' hook for the GPU hand-over: a test sets `smolvlmTestLoseGpuAfter = N`
+/// on this worker's global scope (Playwright's `worker.evaluate`), and the next runs
+/// destroy the device once N tokens exist, a real loss as a driver reset makes one.
+fn lose_gpu_after() -> Option<usize> {
+    Reflect::get(&js_sys::global(), &"smolvlmTestLoseGpuAfter".into())
+        .ok()?
+        .as_f64()
+        .filter(|n| *n >= 0.0)
+        .map(|n| n as usize)
 }
 
 /// What the page's `backend` element shows for each path.
 const WASM: &str = "wasm";
 const WEBGPU: &str = "webgpu";
 
-/// Tells the page something about run `run` that it must show (the CPU runs it).
-fn notice(run: u32, text: &str) {
-    post(&Event::Notice {
-        run,
-        backend: WASM.to_string(),
-        text: text.to_string(),
-    });
-}
-
-/// The GPU is gone: later runs go to the CPU, and the page and the console say so (`text`
-/// for people, the error for the console).
-fn lose_gpu(run: u32, lost: &Cell<bool>, e: &smolvlm_gpu::Error, text: &str) {
-    gpu::note(&format!("{text} ({e})"));
-    lost.set(true);
-    notice(run, text);
-}
-
-/// Encodes the picture's frames on the CPU one by one (those not encoded yet), telling the
-/// page and yielding between frames; returns early when Stop was asked.
-async fn encode_on_cpu(
-    run: u32,
-    loaded: &bundle::Loaded,
-    prepared: &mut engine::Prepared,
-    stop: &Cell<bool>,
-) -> Result<(), Failure> {
-    let frames = prepared.frames;
-    while prepared.encoded() < frames {
-        post(&Event::Encoding {
-            run,
-            done: prepared.encoded(),
-            frames,
-        });
-        yield_now().await;
-        if stop.get() {
-            return Ok(());
-        }
-        prepared.encode_next(loaded)?;
+fn backend_name(b: Backend) -> &'static str {
+    match b {
+        Backend::Cpu => WASM,
+        Backend::Gpu => WEBGPU,
     }
-    Ok(())
 }
 
 /// `/bench`: on the CPU (`smolvlm::bench`, what `smolvlm bench` runs), or on WebGPU
@@ -991,7 +808,7 @@ async fn bench(req: &BenchRequest) -> Result<BenchReport, Failure> {
             build: build().name,
         });
     };
-    let r = gpu::bench(&device, &cfg, &now, &mut log)
+    let r = smolvlm_runtime::bench::gpu(&device, &cfg, &now, &mut log)
         .await
         .map_err(|e| {
             Failure::new(
