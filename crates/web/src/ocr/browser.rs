@@ -12,17 +12,15 @@ use js_sys::{Array, Uint8Array};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos::wasm_bindgen::{closure::Closure, JsCast, JsValue};
-use ocr_protocol::{
-    BackendChoice, Event, Failure, FailureKind, ModelSource, OcrParams, Request, RunRequest, Scope,
-    StopKind,
-};
+use ocr_protocol::{BackendChoice, Failure, FailureKind, OcrParams, Request};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
     Blob, BlobPropertyBag, File, HtmlVideoElement, MediaStream, MediaStreamConstraints, Url,
 };
 
 use super::client::{Client, Incoming};
-use super::{LoadProgress, ModelPick, Ocr, Phase, Picture, Task, TilesMode};
+use super::machine::{self, Input, Machine, Page, AUTO_BACKEND_KEY};
+use super::{ModelPick, Ocr, Phase, Picture, Task, TilesMode};
 use crate::use_site;
 
 /// How long a Stop may wait for the worker to finish its step (one image frame can take
@@ -39,41 +37,13 @@ pub struct Inner {
     client: Option<Rc<RefCell<Client>>>,
     image: Option<Rc<Vec<u8>>>,
     picked_model: Vec<File>,
-    next_id: u32,
-    load_id: Option<u32>,
-    run_id: Option<u32>,
-    image_id: u32,
-    /// Run once the load in progress finishes.
-    pending_run: bool,
-    /// What the worker has loaded (a crash or a restart forgets it).
-    loaded_pick: Option<ModelPick>,
+    /// The page's state and decisions (pure: see [`machine`]).
+    machine: Machine,
     stop_timer: Option<i32>,
-    rate: RateMeter,
     stream: Option<MediaStream>,
     paste_listener: Option<Closure<dyn FnMut(web_sys::ClipboardEvent)>>,
-    run_started: f64,
     /// The link's test hook `gpu_lose_after=N`, passed on with every run.
     gpu_lose_after: Option<u32>,
-}
-
-/// Download speed over a sliding window of about two seconds.
-#[derive(Default)]
-struct RateMeter {
-    file: String,
-    samples: Vec<(f64, u64)>,
-}
-
-impl RateMeter {
-    fn push(&mut self, file: &str, t: f64, loaded: u64) -> Option<f64> {
-        if self.file != file {
-            self.file = file.to_string();
-            self.samples.clear();
-        }
-        self.samples.push((t, loaded));
-        self.samples.retain(|(s, _)| t - s <= 2500.0);
-        let (t0, l0) = *self.samples.first()?;
-        (t - t0 >= 400.0).then(|| (loaded.saturating_sub(l0)) as f64 / ((t - t0) / 1000.0))
-    }
 }
 
 fn now() -> f64 {
@@ -104,21 +74,8 @@ thread_local! {
 }
 
 fn frames_key(pick: &ModelPick, backend: &str) -> String {
-    let build = match backend {
-        "wasm" => WORKER_BUILD.with(|b| format!(":{}", b.borrow())),
-        _ => String::new(),
-    };
-    format!("ocr-ms-per-frame:{backend}{build}:{}", pick.label())
+    WORKER_BUILD.with(|b| machine::frames_key(pick, backend, &b.borrow()))
 }
-
-fn remember_ms_per_frame(pick: &ModelPick, backend: &str, ms: f64) {
-    if let Some(s) = storage() {
-        let _ = s.set_item(&frames_key(pick, backend), &format!("{ms:.0}"));
-    }
-}
-
-/// Where `backend=auto` ran last time on this device.
-const AUTO_BACKEND_KEY: &str = "ocr-auto-backend";
 
 /// The backend the next run is expected on: the loaded model's, else the link's choice
 /// (`auto`: where it ran last time here, else the CPU). Reactive.
@@ -149,14 +106,6 @@ impl Ocr {
 
     fn client(&self) -> Option<Rc<RefCell<Client>>> {
         self.with_inner(|i| i.client.clone()).flatten()
-    }
-
-    fn next_id(&self) -> u32 {
-        self.with_inner(|i| {
-            i.next_id += 1;
-            i.next_id
-        })
-        .unwrap_or(0)
     }
 
     fn send(&self, req: &Request, bytes: Option<js_sys::ArrayBuffer>, files: Option<Array>) {
@@ -265,7 +214,7 @@ impl Ocr {
         match p.model_source(resolve) {
             Ok(Some(src)) => self.model.set(ModelPick::Link(src)),
             Ok(None) => {}
-            Err(msg) => self.fail(Failure::new(FailureKind::ModelAddress, msg)),
+            Err(msg) => self.dispatch(Input::Fail(Failure::new(FailureKind::ModelAddress, msg))),
         }
         self.notices.set(p.problems);
         (p.threads, p.build)
@@ -273,405 +222,121 @@ impl Ocr {
 
     fn on_incoming(&self, incoming: Incoming) {
         match incoming {
-            Incoming::Crash { message, oom } => self.crashed(&message, oom),
-            Incoming::Event(e) => self.on_event(e),
+            Incoming::Crash { message, oom } => self.dispatch(Input::Crash { message, oom }),
+            Incoming::Event(e) => self.dispatch(Input::Event(e)),
         }
     }
 
-    /// The worker died: say why, and start a fresh one (it will load the model again,
-    /// from the browser's storage, at the next run).
-    fn crashed(&self, message: &str, oom: u64) {
-        let failure = if oom > 0 {
-            Failure::new(
-                FailureKind::OutOfMemory,
-                format!(
-                    "The model ran out of memory (it asked for {} more). It was restarted: pick a smaller model or the fast tile choice, and run again.",
-                    ocr_protocol::memory::human_bytes(oom)
-                ),
-            )
-        } else {
-            Failure::new(
-                FailureKind::Crashed,
-                format!("The model stopped unexpectedly ({message}). It was restarted: press Run to try again."),
-            )
+    /// What the visitor set, for the machine (read without tracking: this may run inside
+    /// an effect, which must not come to depend on the form).
+    fn page(&self) -> Page {
+        let gpu_lose_after = self.with_inner(|i| i.gpu_lose_after).flatten();
+        untrack(|| Page {
+            model: self.model.get(),
+            backend: self.backend.get(),
+            prompt: self.prompt(),
+            tiles: self.tiles.get().tiles(),
+            max_new_tokens: self.max_new_tokens.get(),
+            min_new_tokens: self.min_new_tokens.get(),
+            gpu_lose_after,
+            now: now(),
+        })
+    }
+
+    /// Lets the machine decide what `input` changes, then does it.
+    fn dispatch(&self, input: Input) {
+        let page = self.page();
+        let Some(effects) = self.with_inner(|i| i.machine.apply(&page, input)) else {
+            return;
         };
-        let was_busy = self.phase.get_untracked().busy();
-        self.with_inner(|i| {
-            i.loaded_pick = None;
-            i.load_id = None;
-            i.run_id = None;
-            i.pending_run = false;
-            if let Some(t) = i.stop_timer.take() {
-                clear_timeout(t);
-            }
-        });
-        self.loaded.set(None);
-        self.progress.set(None);
-        if was_busy || self.phase.get_untracked() != Phase::Error {
-            self.fail(failure);
+        for effect in effects {
+            self.perform(effect);
         }
-        let ocr = *self;
-        // Not from inside the worker's own event handler, which a restart drops.
-        spawn_local(async move {
-            if let Some(c) = ocr.client() {
-                Client::restart(&c);
-            }
-        });
     }
 
-    fn on_event(&self, e: Event) {
-        let (load_id, run_id, image_id) = self
-            .with_inner(|i| (i.load_id, i.run_id, i.image_id))
-            .unwrap_or((None, None, 0));
-        match e {
-            Event::Ready { build, .. } => {
-                WORKER_BUILD
-                    .with(|b| *b.borrow_mut() = format!("{}/{}", build.name, build.threads));
+    fn perform(&self, effect: machine::Effect) {
+        match effect {
+            machine::Effect::Post {
+                request,
+                picture,
+                files,
+            } => {
+                // A copy of the picture for the worker (transferred: the page keeps its
+                // own for the next run).
+                let bytes = picture
+                    .then(|| self.with_inner(|i| i.image.clone()).flatten())
+                    .flatten()
+                    .map(|b| Uint8Array::from(b.as_slice()).buffer());
+                let files = files.then(|| {
+                    let array = Array::new();
+                    if let Some(picked) = self.with_inner(|i| i.picked_model.clone()) {
+                        for f in picked {
+                            array.push(&f);
+                        }
+                    }
+                    array
+                });
+                self.send(&request, bytes, files);
+            }
+            machine::Effect::Remember { key, value } => {
+                if let Some(s) = storage() {
+                    let _ = s.set_item(&key, &value);
+                }
+            }
+            machine::Effect::RestartWorker => {
+                let ocr = *self;
+                // Not from inside the worker's own event handler, which a restart drops.
+                spawn_local(async move {
+                    if let Some(c) = ocr.client() {
+                        Client::restart(&c);
+                    }
+                });
+            }
+            machine::Effect::StartStopTimer { run } => {
+                let ocr = *self;
+                let timer = set_timeout(STOP_GRACE_MS, move || {
+                    ocr.dispatch(Input::StopGrace { run })
+                });
+                self.with_inner(|i| i.stop_timer = Some(timer));
+            }
+            machine::Effect::ClearStopTimer => {
+                if let Some(t) = self.with_inner(|i| i.stop_timer.take()).flatten() {
+                    clear_timeout(t);
+                }
+            }
+            machine::Effect::Build(build) => {
+                WORKER_BUILD.with(|b| *b.borrow_mut() = machine::build_name(&build));
                 self.build.set(Some(build));
             }
-            Event::Memory {
-                load,
-                files_bytes,
-                need_bytes,
-            } if Some(load) == load_id => self.memory.set(Some((files_bytes, need_bytes))),
-            Event::Progress {
-                load,
-                file,
-                loaded,
-                total,
-                from_cache,
-            } if Some(load) == load_id => {
-                let rate = if from_cache {
-                    None
-                } else {
-                    self.with_inner(|i| i.rate.push(&file, now(), loaded))
-                        .flatten()
-                };
-                self.progress.set(Some(LoadProgress {
-                    file,
-                    loaded,
-                    total,
-                    from_cache,
-                    rate,
-                    stage: None,
-                }));
-            }
-            Event::Stage { load, text } if Some(load) == load_id => {
-                self.status.set(text.clone());
-                self.progress.update(|p| {
-                    if let Some(p) = p {
-                        p.stage = Some(text);
-                    }
-                });
-            }
-            Event::Loaded { load, info } if Some(load) == load_id => {
-                let pick = self.model.get_untracked();
-                let run = self
-                    .with_inner(|i| {
-                        i.load_id = None;
-                        i.loaded_pick = Some(pick);
-                        std::mem::take(&mut i.pending_run)
-                    })
-                    .unwrap_or(false);
-                self.stats.update(|s| {
-                    s.backend = Some(info.backend.clone());
-                    s.load_ms = Some(info.load_ms);
-                    s.from_cache = info.from_cache;
-                });
-                if self.backend.get_untracked() == BackendChoice::Auto {
-                    if let Some(s) = storage() {
-                        let _ = s.set_item(AUTO_BACKEND_KEY, &info.backend);
-                    }
+            machine::Effect::Phase(p) => self.phase.set(p),
+            machine::Effect::Status(s) => self.status.set(s),
+            machine::Effect::Error(e) => self.error.set(e),
+            machine::Effect::Progress(p) => self.progress.set(p),
+            machine::Effect::Memory(m) => self.memory.set(m),
+            machine::Effect::Loaded(l) => self.loaded.set(l),
+            machine::Effect::Stats(s) => self.stats.set(s),
+            machine::Effect::RunNotice(n) => self.run_notice.set(n),
+            machine::Effect::Output(o) => self.output.set(o),
+            machine::Effect::Ids(ids) => self.ids.set(ids),
+            machine::Effect::PushId(id) => self.ids.update(|ids| ids.push(id)),
+            machine::Effect::PictureInfo { size, plan } => self.picture.update(|p| {
+                if let Some(p) = p {
+                    p.size = Some(size);
+                    p.plan = plan;
                 }
-                self.progress.set(None);
-                self.loaded.set(Some(info));
-                // The picture's tiles, now with the model's own settings.
-                self.inspect();
-                if run {
-                    self.send_run();
-                } else {
-                    self.phase.set(Phase::Idle);
-                    self.status.set("The model is ready.".into());
-                }
-            }
-            Event::ImageInfo {
-                image,
-                width,
-                height,
-                plan,
-            } if image == image_id => {
-                self.picture.update(|p| {
-                    if let Some(p) = p {
-                        p.size = Some((width, height));
-                        p.plan = plan;
-                    }
-                });
-                if !self.phase.get_untracked().busy() {
-                    self.status
-                        .set(format!("Picture ready ({width} × {height}): press Run."));
-                }
-            }
-            Event::Encoding { run, done, frames } if Some(run) == run_id => {
-                if self.phase.get_untracked() != Phase::Stopped {
-                    self.phase.set(Phase::Encoding);
-                    self.status.set(if frames == 1 {
-                        "Looking at the picture…".to_string()
-                    } else {
-                        format!("Looking at the picture: part {} of {frames}…", done + 1)
-                    });
-                }
-            }
-            Event::Notice { run, backend, text } if Some(run) == run_id => {
-                // The GPU was lost: the CPU runs on. Shown until the next run, never silent.
-                self.stats.update(|s| s.backend = Some(backend.clone()));
-                self.loaded.update(|l| {
-                    if let Some(info) = l {
-                        info.backend = backend;
-                    }
-                });
-                self.run_notice.set(Some(text));
-            }
-            Event::Token { run, id, text } if Some(run) == run_id => {
-                if self.phase.get_untracked() != Phase::Stopped {
-                    self.phase.set(Phase::Generating);
-                    self.status.set("Writing…".into());
-                    self.ids.update(|ids| ids.push(id));
-                    self.output.set(text);
-                }
-            }
-            Event::Done { run, result } if Some(run) == run_id => {
-                self.with_inner(|i| {
-                    i.run_id = None;
-                    if let Some(t) = i.stop_timer.take() {
-                        clear_timeout(t);
-                    }
-                });
-                let t = &result.timings;
-                // A run that changed backends on the way says nothing of either's speed.
-                let changed = self.run_notice.with_untracked(Option::is_some);
-                if t.frames > 0 && t.vision_ms > 0.0 && result.stop != StopKind::Stopped && !changed
-                {
-                    remember_ms_per_frame(
-                        &self.model.get_untracked(),
-                        &result.backend,
-                        t.vision_ms / t.frames as f64,
-                    );
-                }
-                self.stats.update(|s| {
-                    s.backend = Some(result.backend.clone());
-                    s.vision_ms = Some(t.vision_ms);
-                    s.frames = t.frames;
-                    s.first_token_ms = (t.first_token_ms > 0.0).then_some(t.first_token_ms);
-                    s.tokens_per_s = t.decode_tokens_per_s;
-                    s.tokens = result.generated_ids.len();
-                });
-                if self.phase.get_untracked() == Phase::Stopped {
-                    // Stopped by the visitor: the answer stays as it was at the click.
-                    return;
-                }
-                self.ids.set(result.generated_ids);
-                self.output.set(result.text);
-                if result.stop == StopKind::Stopped {
-                    self.phase.set(Phase::Stopped);
-                    self.status.set("Stopped.".into());
-                } else {
-                    self.phase.set(Phase::Done);
-                    self.status.set("Done.".into());
-                }
-            }
-            Event::Failed { scope, failure } => {
-                let ours = match scope {
-                    Scope::Load(id) => Some(id) == load_id,
-                    Scope::Run(id) => Some(id) == run_id,
-                    Scope::Image(id) => id == image_id,
-                    Scope::Worker => true,
-                    Scope::Bench => false,
-                };
-                if !ours {
-                    return;
-                }
-                if scope == Scope::Worker && failure.kind == FailureKind::Crashed {
-                    // A panic: the module traps right after; restart now.
-                    self.crashed(&failure.message, 0);
-                    self.fail(failure);
-                    return;
-                }
-                self.with_inner(|i| match scope {
-                    Scope::Load(_) => {
-                        i.load_id = None;
-                        i.pending_run = false;
-                    }
-                    Scope::Run(_) => i.run_id = None,
-                    _ => {}
-                });
-                if matches!(scope, Scope::Image(_)) && self.phase.get_untracked().busy() {
-                    // A run reports its own failure.
-                    return;
-                }
-                self.progress.set(None);
-                self.fail(failure);
-            }
-            Event::CacheCleared => {
-                self.status
-                    .set("The downloaded models were deleted from this browser.".into());
-            }
-            _ => {}
+            }),
         }
     }
 
     /// Run: load the model if it is not the one loaded, then answer.
     pub fn run(&self) {
-        if self.phase.get_untracked().busy() {
-            return;
-        }
-        self.error.set(None);
-        if self.with_inner(|i| i.image.is_none()).unwrap_or(true) {
-            self.refuse("Choose a picture first: a file, a photo, a sample, or paste one.");
-            return;
-        }
-        if self.prompt().is_empty() {
-            self.refuse("Type your question about the picture first.");
-            return;
-        }
-        self.output.set(String::new());
-        self.ids.set(Vec::new());
-        let pick = self.model.get_untracked();
-        let loaded = self.with_inner(|i| i.loaded_pick.clone()).flatten();
-        if loaded.as_ref() == Some(&pick) {
-            self.send_run();
-        } else {
-            self.load(true);
-        }
-    }
-
-    fn load(&self, then_run: bool) {
-        let pick = self.model.get_untracked();
-        let id = self.next_id();
-        let (source, files) = match &pick {
-            ModelPick::Menu(m) => match ocr_protocol::models::choice(m) {
-                Some(c) => (c.source(), None),
-                None => return,
-            },
-            ModelPick::Link(src) => (src.clone(), None),
-            ModelPick::Files(names) => {
-                let files = Array::new();
-                if let Some(picked) = self.with_inner(|i| i.picked_model.clone()) {
-                    for f in picked {
-                        files.push(&f);
-                    }
-                }
-                (
-                    ModelSource::Picked {
-                        names: names.clone(),
-                    },
-                    Some(files),
-                )
-            }
-        };
-        self.with_inner(|i| {
-            i.load_id = Some(id);
-            i.pending_run = then_run;
-            i.loaded_pick = None;
-            i.rate = RateMeter::default();
-        });
-        self.loaded.set(None);
-        self.memory.set(None);
-        self.run_notice.set(None);
-        self.phase.set(Phase::Loading);
-        self.status.set("Getting the model ready…".into());
-        self.progress.set(Some(LoadProgress {
-            stage: Some("Looking for the model…".into()),
-            ..Default::default()
-        }));
-        self.send(
-            &Request::Load {
-                load: id,
-                source,
-                backend: self.backend.get_untracked(),
-            },
-            None,
-            files,
-        );
-    }
-
-    fn send_run(&self) {
-        let Some(image) = self.with_inner(|i| i.image.clone()).flatten() else {
-            return;
-        };
-        let id = self.next_id();
-        self.with_inner(|i| {
-            i.run_id = Some(id);
-            i.run_started = now();
-        });
-        self.phase.set(Phase::Encoding);
-        self.status.set("Looking at the picture…".into());
-        self.run_notice.set(None);
-        self.stats.update(|s| {
-            s.vision_ms = None;
-            s.first_token_ms = None;
-            s.tokens_per_s = None;
-            s.tokens = 0;
-        });
-        // A copy for the worker (transferred: the page keeps its own for the next run).
-        let bytes = Uint8Array::from(image.as_slice()).buffer();
-        self.send(
-            &Request::Run(RunRequest {
-                run: id,
-                prompt: self.prompt(),
-                tiles: self.tiles.get_untracked().tiles(),
-                max_new_tokens: self.max_new_tokens.get_untracked(),
-                min_new_tokens: self.min_new_tokens.get_untracked(),
-                gpu_lose_after: self.with_inner(|i| i.gpu_lose_after).flatten(),
-            }),
-            Some(bytes),
-            None,
-        );
+        self.dispatch(Input::Run);
     }
 
     /// Stop: cancel the download, or end the run at once (the worker is restarted if it
     /// does not stop within a moment).
     pub fn stop(&self) {
-        match self.phase.get_untracked() {
-            Phase::Loading => {
-                self.send(&Request::CancelLoad, None, None);
-                self.with_inner(|i| {
-                    i.load_id = None;
-                    i.pending_run = false;
-                });
-                self.progress.set(None);
-                self.phase.set(Phase::Stopped);
-                self.status
-                    .set("Download cancelled. What arrived is kept: Run resumes it.".into());
-            }
-            Phase::Encoding | Phase::Generating => {
-                let Some(run) = self.with_inner(|i| i.run_id).flatten() else {
-                    return;
-                };
-                self.send(&Request::Stop { run }, None, None);
-                self.phase.set(Phase::Stopped);
-                self.status.set("Stopped.".into());
-                let ocr = *self;
-                let timer = set_timeout(STOP_GRACE_MS, move || {
-                    let still = ocr.with_inner(|i| i.run_id == Some(run)).unwrap_or(false);
-                    if still {
-                        // One frame of the vision encoder cannot be interrupted.
-                        ocr.with_inner(|i| {
-                            i.run_id = None;
-                            i.loaded_pick = None;
-                            i.stop_timer = None;
-                        });
-                        ocr.loaded.set(None);
-                        if let Some(c) = ocr.client() {
-                            Client::restart(&c);
-                        }
-                        ocr.status
-                            .set("Stopped. The model was restarted and will load again from this browser’s storage.".into());
-                    }
-                });
-                self.with_inner(|i| i.stop_timer = Some(timer));
-            }
-            _ => {}
-        }
+        self.dispatch(Input::Stop);
     }
 
     /// A picture from a file (picker, drop, paste).
@@ -681,10 +346,10 @@ impl Ocr {
         spawn_local(async move {
             match JsFuture::from(file.array_buffer()).await {
                 Ok(buf) => ocr.picture_bytes(name, Uint8Array::new(&buf).to_vec(), &file.type_()),
-                Err(e) => ocr.fail(Failure::new(
+                Err(e) => ocr.dispatch(Input::Fail(Failure::new(
                     FailureKind::ImageUnsupported,
                     format!("The file {name} could not be read: {}", js_err(e)),
-                )),
+                ))),
             }
         });
     }
@@ -696,14 +361,7 @@ impl Ocr {
             let _ = Url::revoke_object_url(&old.preview);
         }
         let len = bytes.len();
-        let copy = Uint8Array::from(bytes.as_slice()).buffer();
-        let id = self
-            .with_inner(|i| {
-                i.image = Some(Rc::new(bytes));
-                i.image_id += 1;
-                i.image_id
-            })
-            .unwrap_or(0);
+        self.with_inner(|i| i.image = Some(Rc::new(bytes)));
         self.picture.set(Some(Picture {
             name,
             preview,
@@ -711,47 +369,7 @@ impl Ocr {
             size: None,
             plan: None,
         }));
-        if !self.phase.get_untracked().busy() {
-            self.error.set(None);
-            self.phase.set(Phase::Idle);
-            self.status.set("Checking the picture…".into());
-        }
-        let settings = self.settings();
-        self.send(
-            &Request::Inspect {
-                image: id,
-                settings,
-            },
-            Some(copy),
-            None,
-        );
-    }
-
-    /// Asks the worker again about the current picture (after a model load).
-    fn inspect(&self) {
-        let Some((image, id)) = self
-            .with_inner(|i| i.image.clone().map(|b| (b, i.image_id)))
-            .flatten()
-        else {
-            return;
-        };
-        let copy = Uint8Array::from(image.as_slice()).buffer();
-        self.send(
-            &Request::Inspect {
-                image: id,
-                settings: self.settings(),
-            },
-            Some(copy),
-            None,
-        );
-    }
-
-    /// The image settings to plan tiles with before the model is loaded.
-    fn settings(&self) -> Option<ocr_protocol::ImageSettings> {
-        self.loaded
-            .get_untracked()
-            .and_then(|i| i.image)
-            .or_else(|| self.model.get_untracked().choice().map(|c| c.image))
+        self.dispatch(Input::Picture);
     }
 
     /// One of the site's sample pictures (a same-origin file of the site).
@@ -775,10 +393,10 @@ impl Ocr {
             .await;
             match result {
                 Ok(bytes) => ocr.picture_bytes(name.to_string(), bytes, "image/png"),
-                Err(e) => ocr.fail(Failure::new(
+                Err(e) => ocr.dispatch(Input::Fail(Failure::new(
                     FailureKind::ImageUnsupported,
                     format!("The sample could not be loaded: {e}"),
-                )),
+                ))),
             }
         });
     }
@@ -794,8 +412,7 @@ impl Ocr {
     }
 
     pub fn clear_cache(&self) {
-        self.with_inner(|i| i.loaded_pick = None);
-        self.send(&Request::ClearCache, None, None);
+        self.dispatch(Input::ClearCache);
     }
 
     /// Starts the camera into `video`.
@@ -835,10 +452,10 @@ impl Ocr {
                     });
                     ocr.camera.set(true);
                 }
-                Err(e) => ocr.fail(Failure::new(
+                Err(e) => ocr.dispatch(Input::Fail(Failure::new(
                     FailureKind::ImageUnsupported,
                     format!("The camera could not be opened: {e}"),
-                )),
+                ))),
             }
         });
     }
@@ -898,10 +515,10 @@ impl Ocr {
             canvas.to_blob(done.unchecked_ref()).ok()
         })();
         if result.is_none() {
-            self.fail(Failure::new(
+            self.dispatch(Input::Fail(Failure::new(
                 FailureKind::ImageUnsupported,
                 "The camera picture could not be taken.",
-            ));
+            )));
         }
         true
     }

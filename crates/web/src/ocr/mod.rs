@@ -1,6 +1,7 @@
 //! The private OCR demo's state, shared by `/ocr`, `/embed/ocr` and `/kiosk/`: one
 //! [`Ocr`] holds the signals the components show; in the browser ([`browser`]) it talks
-//! to the inference Web Worker ([`client`]) with `ocr-protocol`'s messages.
+//! to the inference Web Worker ([`client`]) with `ocr-protocol`'s messages. What each
+//! event and click changes is decided by a pure function ([`machine`]), tested natively.
 //!
 //! Everything here renders the same natively (pre-rendering) and in the browser: the
 //! query parameters and the worker only come in after hydration (an effect), so the
@@ -10,6 +11,9 @@
 mod browser;
 #[cfg(feature = "hydrate")]
 pub(crate) mod client;
+// Pure, so built and tested natively too; only the browser performs its effects.
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+mod machine;
 
 use leptos::prelude::*;
 use ocr_protocol::models::{self, MODELS};
@@ -276,18 +280,6 @@ impl Ocr {
             Task::Ask => self.question.get().trim().to_string(),
             t => t.prompt().to_string(),
         }
-    }
-
-    /// Shows a failure (the page's `error` element and state).
-    pub fn fail(&self, failure: Failure) {
-        self.status.set(status_of_failure(&failure).to_string());
-        self.error.set(Some(failure));
-        self.phase.set(Phase::Error);
-    }
-
-    /// A problem of the visitor's input that needs no worker (no picture, empty question).
-    pub fn refuse(&self, message: &str) {
-        self.fail(Failure::new(FailureKind::BadRequest, message));
     }
 }
 
