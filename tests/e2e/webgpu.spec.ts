@@ -78,9 +78,27 @@ for (const c of cases) {
   });
 }
 
-// `gpu_lose_after=N` is the page's test hook: the worker calls `GPUDevice.destroy()` once N
-// tokens exist, a real loss as WebGPU's own tests make one. The picture is tiled, so the
-// CPU must encode every frame again before it carries on from the GPU's tokens.
+/**
+ * The test hook of the GPU hand-over, installed by the test, not a part of the page: on the
+ * OCR worker's global scope, `smolvlmTestLoseGpuAfter = N` makes each run call
+ * `GPUDevice.destroy()` once N tokens exist, a real loss as WebGPU's own tests make one.
+ */
+async function loseGpuAfter(page: Page, n: number): Promise<void> {
+  const isOcrWorker = (url: string) => url.includes('ocr-worker-loader.js');
+  await expect
+    .poll(() => page.workers().filter((w) => isOcrWorker(w.url())).length, {
+      message: 'the OCR worker starts after hydration',
+    })
+    .toBeGreaterThan(0);
+  for (const w of page.workers().filter((w) => isOcrWorker(w.url()))) {
+    await w.evaluate((k) => {
+      (self as unknown as { smolvlmTestLoseGpuAfter: number }).smolvlmTestLoseGpuAfter = k;
+    }, n);
+  }
+}
+
+// The picture is tiled, so the CPU must encode every frame again before it carries on from
+// the GPU's tokens.
 test('a GPU lost in the middle of a run: the CPU finishes it with the same tokens, the page says so, and the next run works', async ({
   page,
 }) => {
@@ -88,7 +106,8 @@ test('a GPU lost in the middle of a run: the CPU finishes it with the same token
   const lostAfter = 4;
   expect(c.cli.generated_ids.length).toBeGreaterThan(lostAfter);
   const errors = collectErrors(page);
-  await openOcr(page, `${withBackend(c, 'webgpu')}&gpu_lose_after=${lostAfter}`);
+  await openOcr(page, withBackend(c, 'webgpu'));
+  await loseGpuAfter(page, lostAfter);
   await requireWebgpu(page);
   await runOn(page, c.image);
 

@@ -66,11 +66,6 @@ pub struct RunRequest {
     /// End-of-utterance is masked until this many tokens exist (transformers'
     /// `min_new_tokens`; the CLI's `--min-new-tokens`).
     pub min_new_tokens: u32,
-    /// A test hook (the page's `gpu_lose_after=N`): on the GPU, the worker destroys its
-    /// device once N tokens exist, as a driver reset would, so that the fallback to the
-    /// CPU can be tested in a browser. None (always, outside tests) does nothing.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gpu_lose_after: Option<u32>,
 }
 
 /// How many image tiles to encode: `all` follows the checkpoint's processor, `0` the
@@ -459,13 +454,10 @@ mod tests {
             tiles: Tiles::Max(0),
             max_new_tokens: 64,
             min_new_tokens: 2,
-            gpu_lose_after: None,
         });
         let json = to_json(&r);
         assert!(json.contains(r#""type":"run""#), "{json}");
         assert!(json.contains(r#""tiles":"0""#), "{json}");
-        // The test hook is absent unless asked for.
-        assert!(!json.contains("gpu_lose_after"), "{json}");
         assert_eq!(from_json::<Request>(&json).unwrap(), r);
     }
 

@@ -1,8 +1,7 @@
 //! The query parameters of `/ocr`, `/embed/ocr` and `/kiosk/` (DESIGN.md's OCR-page
 //! contract): `model=`, `mmproj=`, `backend=auto|webgpu|wasm`, `tiles=all|N`,
 //! `max_new_tokens`, `min_new_tokens`, `prompt`, `threads=N` (a cap on the worker's
-//! threads), `build=NAME` (one worker build, for comparisons); and `kiosk=1`. One more is a test hook,
-//! not for visitors: `gpu_lose_after=N` (see [`OcrParams::gpu_lose_after`]).
+//! threads), `build=NAME` (one worker build, for comparisons); and `kiosk=1`.
 //!
 //! A value that does not parse is reported (in [`OcrParams::problems`]) and its default
 //! used, so a typo in a shared link shows a message instead of a blank page.
@@ -84,10 +83,6 @@ pub struct OcrParams {
     pub threads: Option<u32>,
     /// One of the worker builds, by name, instead of the fastest the browser runs.
     pub build: Option<String>,
-    /// Test hook: on WebGPU the worker destroys its device once N tokens exist (as a
-    /// driver reset would), to test the fallback to the CPU in a real browser. Absent,
-    /// nothing happens; it changes nothing on the CPU.
-    pub gpu_lose_after: Option<u32>,
     /// Values that did not parse, as sentences for the page.
     pub problems: Vec<String>,
 }
@@ -129,12 +124,6 @@ impl OcrParams {
                     )),
                 },
                 "prompt" if !value.is_empty() => p.prompt = Some(value),
-                "gpu_lose_after" => match value.parse::<u32>() {
-                    Ok(n) => p.gpu_lose_after = Some(n),
-                    Err(_) => p.problems.push(format!(
-                        "gpu_lose_after={value:?} must be a number of tokens: ignored"
-                    )),
-                },
                 "threads" => match value.parse::<u32>() {
                     Ok(n) if (1..=MAX_THREADS).contains(&n) => p.threads = Some(n),
                     _ => p.problems.push(format!(
@@ -311,16 +300,6 @@ mod tests {
         let p = OcrParams::from_query("max_new_tokens=4&min_new_tokens=9");
         assert_eq!(p.min_new_tokens, Some(4));
         assert_eq!(p.problems.len(), 1);
-    }
-
-    #[test]
-    fn the_gpu_loss_hook_is_off_unless_asked() {
-        assert_eq!(OcrParams::from_query("backend=webgpu").gpu_lose_after, None);
-        let p = OcrParams::from_query("backend=webgpu&gpu_lose_after=3");
-        assert_eq!(p.gpu_lose_after, Some(3));
-        let p = OcrParams::from_query("gpu_lose_after=soon");
-        assert_eq!(p.gpu_lose_after, None);
-        assert_eq!(p.problems.len(), 1, "{:?}", p.problems);
     }
 
     #[test]

@@ -42,8 +42,6 @@ pub struct Inner {
     stop_timer: Option<i32>,
     stream: Option<MediaStream>,
     paste_listener: Option<Closure<dyn FnMut(web_sys::ClipboardEvent)>>,
-    /// The link's test hook `gpu_lose_after=N`, passed on with every run.
-    gpu_lose_after: Option<u32>,
 }
 
 fn now() -> f64 {
@@ -205,7 +203,6 @@ impl Ocr {
         if p.kiosk {
             self.kiosk.set(true);
         }
-        self.with_inner(|i| i.gpu_lose_after = p.gpu_lose_after);
         let resolve = |u: &str| {
             Url::new_with_base(u, &href)
                 .map(|u| u.href())
@@ -230,7 +227,6 @@ impl Ocr {
     /// What the visitor set, for the machine (read without tracking: this may run inside
     /// an effect, which must not come to depend on the form).
     fn page(&self) -> Page {
-        let gpu_lose_after = self.with_inner(|i| i.gpu_lose_after).flatten();
         untrack(|| Page {
             model: self.model.get(),
             backend: self.backend.get(),
@@ -238,7 +234,6 @@ impl Ocr {
             tiles: self.tiles.get().tiles(),
             max_new_tokens: self.max_new_tokens.get(),
             min_new_tokens: self.min_new_tokens.get(),
-            gpu_lose_after,
             now: now(),
         })
     }

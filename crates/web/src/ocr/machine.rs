@@ -43,8 +43,6 @@ pub struct Page {
     pub tiles: Tiles,
     pub max_new_tokens: u32,
     pub min_new_tokens: u32,
-    /// The link's test hook `gpu_lose_after=N`, passed on with every run.
-    pub gpu_lose_after: Option<u32>,
     /// Milliseconds on the page's clock (for the download rate).
     pub now: f64,
 }
@@ -415,7 +413,6 @@ impl Machine {
                 tiles: page.tiles,
                 max_new_tokens: page.max_new_tokens,
                 min_new_tokens: page.min_new_tokens,
-                gpu_lose_after: page.gpu_lose_after,
             }),
             picture: true,
             files: false,
@@ -670,7 +667,6 @@ mod tests {
             tiles: Tiles::Max(0),
             max_new_tokens: 512,
             min_new_tokens: 0,
-            gpu_lose_after: None,
             now: 0.0,
         }
     }
@@ -962,7 +958,6 @@ mod tests {
                     tiles: Tiles::Max(0),
                     max_new_tokens: 512,
                     min_new_tokens: 0,
-                    gpu_lose_after: None,
                 }),
             ]
         );
@@ -1505,34 +1500,6 @@ mod tests {
         assert!(fx.contains(&Effect::RunNotice(None)));
         assert!(matches!(posted(&fx)[..], [Request::Run(_)]));
         assert_eq!(m.run_notice, None);
-    }
-
-    #[test]
-    fn the_test_hook_goes_with_every_run() {
-        let mut m = Machine::default();
-        let hook = Page {
-            gpu_lose_after: Some(3),
-            ..page()
-        };
-        m.apply(&hook, Input::Picture);
-        m.apply(&hook, Input::Run);
-        let fx = m.apply(
-            &hook,
-            Input::Event(Event::Loaded {
-                load: 1,
-                info: info("webgpu"),
-            }),
-        );
-        assert!(matches!(
-            posted(&fx)[..],
-            [
-                _,
-                Request::Run(RunRequest {
-                    gpu_lose_after: Some(3),
-                    ..
-                })
-            ]
-        ));
     }
 
     #[test]
