@@ -113,16 +113,15 @@ pub fn run(args: BenchArgs) -> Result<()> {
             threads,
             smolvlm::kernels::isa().name()
         );
-        println!(
-            "decode {:.1} tokens/s at {}+ ({:.1} from empty); prefill {:.1} tokens/s",
-            r.decode_tokens_per_s,
+        print_speeds(
             cfg.prompt_tokens,
-            r.decode_empty_tokens_per_s,
-            r.prefill_tokens_per_s
+            [
+                r.decode_tokens_per_s,
+                r.decode_empty_tokens_per_s,
+                r.prefill_tokens_per_s,
+            ],
+            r.vision_ms_per_tile,
         );
-        if let Some(ms) = r.vision_ms_per_tile {
-            println!("vision {ms:.0} ms per tile");
-        }
         if let Some(p) = &r.picture {
             println!(
                 "a {}-frame picture: {:.1} s to text ({:.1} s vision, {:.1} s prefill of {} tokens)",
@@ -144,6 +143,18 @@ pub fn run(args: BenchArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The speed lines of either backend: decode at `prompt_tokens`+ and from empty, prefill
+/// (`[decode, decode_empty, prefill]` in tokens/s), and the tile.
+pub(crate) fn print_speeds(prompt_tokens: usize, speeds: [f64; 3], vision_ms: Option<f64>) {
+    let [decode, empty, prefill] = speeds;
+    println!(
+        "decode {decode:.1} tokens/s at {prompt_tokens}+ ({empty:.1} from empty); prefill {prefill:.1} tokens/s"
+    );
+    if let Some(ms) = vision_ms {
+        println!("vision {ms:.0} ms per tile");
+    }
 }
 
 /// Single-thread read bandwidth of a 512 MiB buffer (far beyond any cache), best of five.

@@ -99,16 +99,15 @@ pub fn bench(cfg: &BenchConfig, size: &str, json: bool) -> Result<()> {
                 ""
             }
         );
-        println!(
-            "decode {:.1} tokens/s at {}+ ({:.1} from empty); prefill {:.1} tokens/s",
-            r.decode_tokens_per_s,
+        crate::bench::print_speeds(
             cfg.prompt_tokens,
-            r.decode_empty_tokens_per_s,
-            r.prefill_tokens_per_s
+            [
+                r.decode_tokens_per_s,
+                r.decode_empty_tokens_per_s,
+                r.prefill_tokens_per_s,
+            ],
+            r.vision_ms_per_tile,
         );
-        if let Some(ms) = r.vision_ms_per_tile {
-            println!("vision {ms:.0} ms per tile");
-        }
         if let Some(mb) = peak_rss_mb {
             println!("peak RSS {mb:.0} MB");
         }
