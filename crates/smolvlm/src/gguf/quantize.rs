@@ -277,7 +277,7 @@ fn choose_types(
             ty.converter_type()
         };
         let mut from = None;
-        if dtype == GgmlDType::Q8_0 && !row_len.is_multiple_of(32) {
+        if dtype == GgmlDType::Q8_0 && !row_len.is_multiple_of(dtype.block_size()) {
             // gguf-py raises QuantError and the converter writes F16 instead.
             from = Some(dtype);
             dtype = GgmlDType::F16;

@@ -1,7 +1,8 @@
-//! Weight storage types and their GGML block layouts, byte for byte as ggml writes them
-//! (`ggml-common.h`), so the bytes of a GGUF tensor (or of candle's `QTensor::data`) are
-//! used as they are. Scalar dequantization here is the reference every SIMD kernel is
-//! tested against, and the path for row gathers (embeddings).
+//! Reading ggml's block layouts (the table of types and layouts is
+//! [`crate::weight_type`]), byte for byte as ggml writes them (`ggml-common.h`), so the
+//! bytes of a GGUF tensor (or of candle's `QTensor::data`) are used as they are. Scalar
+//! dequantization here is the reference every SIMD kernel is tested against, and the path
+//! for row gathers (embeddings).
 //!
 //! Reference: ggml `ggml-common.h` (block structs) and `ggml-quants.c`
 //! (`dequantize_row_*`, `quantize_row_q8_0`, `quantize_row_q8_K`).
@@ -9,94 +10,7 @@
 
 use half::f16;
 
-/// Elements per block of the 32-element formats (Q8_0, Q4_0, Q5_0).
-pub const QK: usize = 32;
-/// Elements per super-block of the k-quants (Q4_K, Q6_K) and of Q8_K activations.
-pub const QK_K: usize = 256;
-
-/// How a weight matrix is stored in memory.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum WeightType {
-    F32,
-    F16,
-    /// `{ f16 d; i8 qs[32]; }`: x = d * q.
-    Q8_0,
-    /// `{ f16 d; u8 qs[16]; }`: x = d * (nibble - 8); low nibbles are elements 0..16.
-    Q4_0,
-    /// `{ f16 d; u8 qh[4]; u8 qs[16]; }`: x = d * ((nibble | high bit << 4) - 16).
-    Q5_0,
-    /// `{ f16 d; f16 dmin; u8 scales[12]; u8 qs[128]; }`: eight sub-blocks of 32 with
-    /// 6-bit scales and mins: x = d * sc * nibble - dmin * m.
-    Q4K,
-    /// `{ u8 ql[128]; u8 qh[64]; i8 scales[16]; f16 d; }`: sixteen sub-blocks of 16:
-    /// x = d * sc * (6-bit q - 32).
-    Q6K,
-}
-
-impl WeightType {
-    pub const ALL: [WeightType; 7] = [
-        Self::F32,
-        Self::F16,
-        Self::Q8_0,
-        Self::Q4_0,
-        Self::Q5_0,
-        Self::Q4K,
-        Self::Q6K,
-    ];
-
-    /// Elements per block.
-    pub const fn block_elems(self) -> usize {
-        match self {
-            Self::F32 | Self::F16 => 1,
-            Self::Q8_0 | Self::Q4_0 | Self::Q5_0 => QK,
-            Self::Q4K | Self::Q6K => QK_K,
-        }
-    }
-
-    /// Bytes per block.
-    pub const fn block_bytes(self) -> usize {
-        match self {
-            Self::F32 => 4,
-            Self::F16 => 2,
-            Self::Q8_0 => 34,
-            Self::Q4_0 => 18,
-            Self::Q5_0 => 22,
-            Self::Q4K => 144,
-            Self::Q6K => 210,
-        }
-    }
-
-    /// Bytes of one row of `cols` elements, or None when `cols` is not a whole number of
-    /// blocks.
-    pub fn row_bytes(self, cols: usize) -> Option<usize> {
-        if cols % self.block_elems() != 0 {
-            return None;
-        }
-        (cols / self.block_elems()).checked_mul(self.block_bytes())
-    }
-
-    pub const fn name(self) -> &'static str {
-        match self {
-            Self::F32 => "f32",
-            Self::F16 => "f16",
-            Self::Q8_0 => "q8_0",
-            Self::Q4_0 => "q4_0",
-            Self::Q5_0 => "q5_0",
-            Self::Q4K => "q4_k",
-            Self::Q6K => "q6_k",
-        }
-    }
-
-    pub const fn is_quantized(self) -> bool {
-        !matches!(self, Self::F32 | Self::F16)
-    }
-}
-
-impl std::fmt::Display for WeightType {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
+pub use crate::weight_type::{blocks, WeightType, QK, QK_K};
 
 #[inline]
 pub(crate) fn f16_at(bytes: &[u8], at: usize) -> f32 {
