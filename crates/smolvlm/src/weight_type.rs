@@ -7,8 +7,6 @@
 //! Reference: ggml `ggml-common.h` (block structs) and `ggml.h` (`enum ggml_type`).
 //! <https://github.com/ggml-org/llama.cpp/blob/master/ggml/src/ggml-common.h>
 
-use std::mem::{offset_of, size_of};
-
 use candle_core::quantized::GgmlDType;
 
 /// Elements per block of the 32-element formats (Q8_0, Q4_0, Q5_0).
@@ -20,6 +18,8 @@ pub const QK_K: usize = 256;
 /// may sit at any address). Kernels take field offsets from these (`offset_of!`), which
 /// are constants: reading through them costs nothing over literal offsets.
 pub mod blocks {
+    use std::mem::{offset_of, size_of};
+
     use super::{QK, QK_K};
 
     /// Q8_0: x = d * q.
@@ -63,6 +63,38 @@ pub mod blocks {
         pub qh: [u8; QK_K / 4],
         pub scales: [i8; QK_K / 16],
         pub d: [u8; 2],
+    }
+
+    // Sizes and field offsets as constants, for kernels that address blocks by pointer.
+    impl Q8_0 {
+        pub const BYTES: usize = size_of::<Self>();
+        pub const D: usize = offset_of!(Self, d);
+        pub const QS: usize = offset_of!(Self, qs);
+    }
+    impl Q4_0 {
+        pub const BYTES: usize = size_of::<Self>();
+        pub const D: usize = offset_of!(Self, d);
+        pub const QS: usize = offset_of!(Self, qs);
+    }
+    impl Q5_0 {
+        pub const BYTES: usize = size_of::<Self>();
+        pub const D: usize = offset_of!(Self, d);
+        pub const QH: usize = offset_of!(Self, qh);
+        pub const QS: usize = offset_of!(Self, qs);
+    }
+    impl Q4K {
+        pub const BYTES: usize = size_of::<Self>();
+        pub const D: usize = offset_of!(Self, d);
+        pub const DMIN: usize = offset_of!(Self, dmin);
+        pub const SCALES: usize = offset_of!(Self, scales);
+        pub const QS: usize = offset_of!(Self, qs);
+    }
+    impl Q6K {
+        pub const BYTES: usize = size_of::<Self>();
+        pub const QL: usize = offset_of!(Self, ql);
+        pub const QH: usize = offset_of!(Self, qh);
+        pub const SCALES: usize = offset_of!(Self, scales);
+        pub const D: usize = offset_of!(Self, d);
     }
 }
 
@@ -108,11 +140,11 @@ impl WeightType {
         match self {
             Self::F32 => 4,
             Self::F16 => 2,
-            Self::Q8_0 => size_of::<blocks::Q8_0>(),
-            Self::Q4_0 => size_of::<blocks::Q4_0>(),
-            Self::Q5_0 => size_of::<blocks::Q5_0>(),
-            Self::Q4K => size_of::<blocks::Q4K>(),
-            Self::Q6K => size_of::<blocks::Q6K>(),
+            Self::Q8_0 => blocks::Q8_0::BYTES,
+            Self::Q4_0 => blocks::Q4_0::BYTES,
+            Self::Q5_0 => blocks::Q5_0::BYTES,
+            Self::Q4K => blocks::Q4K::BYTES,
+            Self::Q6K => blocks::Q6K::BYTES,
         }
     }
 
@@ -235,12 +267,12 @@ pub fn ggml_dtype_from_id(id: u32) -> Option<GgmlDType> {
 
 // The block structs are ggml's sizes (ggml-common.h's static asserts).
 const _: () = {
-    assert!(size_of::<blocks::Q8_0>() == 34);
-    assert!(size_of::<blocks::Q4_0>() == 18);
-    assert!(size_of::<blocks::Q5_0>() == 22);
-    assert!(size_of::<blocks::Q4K>() == 144);
-    assert!(size_of::<blocks::Q6K>() == 210);
-    assert!(offset_of!(blocks::Q6K, d) == 208);
+    assert!(blocks::Q8_0::BYTES == 34);
+    assert!(blocks::Q4_0::BYTES == 18);
+    assert!(blocks::Q5_0::BYTES == 22);
+    assert!(blocks::Q4K::BYTES == 144);
+    assert!(blocks::Q6K::BYTES == 210);
+    assert!(blocks::Q6K::D == 208);
 };
 
 #[cfg(test)]

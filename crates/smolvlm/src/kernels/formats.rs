@@ -12,6 +12,30 @@ use half::f16;
 
 pub use crate::weight_type::{blocks, WeightType, QK, QK_K};
 
+use blocks::{Q4K, Q4_0, Q5_0, Q6K, Q8_0};
+
+/// The `KIND` parameter of the SIMD kernels over the 32-element formats (const generics
+/// take integers, not enums): which format a monomorphized kernel reads.
+#[allow(dead_code)] // only the SIMD kernels (x86_64, wasm32 with simd128) use them
+pub(crate) const KIND_Q8_0: u8 = 0;
+#[allow(dead_code)]
+pub(crate) const KIND_Q4_0: u8 = 1;
+#[allow(dead_code)]
+pub(crate) const KIND_Q5_0: u8 = 2;
+
+// The kernels over the 32-element formats read the scale at the block's start.
+const _: () = assert!(Q8_0::D == 0 && Q4_0::D == 0 && Q5_0::D == 0);
+
+/// Bytes of one block of the 32-element format `kind` (a constant in each kernel).
+#[allow(dead_code)]
+pub(crate) const fn block32_bytes(kind: u8) -> usize {
+    match kind {
+        KIND_Q8_0 => Q8_0::BYTES,
+        KIND_Q4_0 => Q4_0::BYTES,
+        _ => Q5_0::BYTES,
+    }
+}
+
 #[inline]
 pub(crate) fn f16_at(bytes: &[u8], at: usize) -> f32 {
     f16_to_f32(u16::from_le_bytes([bytes[at], bytes[at + 1]]))
@@ -66,39 +90,40 @@ pub fn dequantize_row(ty: WeightType, bytes: &[u8], out: &mut [f32]) {
         }
         WeightType::Q8_0 => {
             for (y, b) in out.chunks_exact_mut(QK).zip(bytes.chunks_exact(bb)) {
-                let d = f16_at(b, 0);
-                for (y, &q) in y.iter_mut().zip(&b[2..34]) {
+                let d = f16_at(b, Q8_0::D);
+                for (y, &q) in y.iter_mut().zip(&b[Q8_0::QS..Q8_0::BYTES]) {
                     *y = d * (q as i8) as f32;
                 }
             }
         }
         WeightType::Q4_0 => {
             for (y, b) in out.chunks_exact_mut(QK).zip(bytes.chunks_exact(bb)) {
-                let d = f16_at(b, 0);
+                let d = f16_at(b, Q4_0::D);
                 for j in 0..16 {
-                    y[j] = d * ((b[2 + j] & 0xF) as i32 - 8) as f32;
-                    y[j + 16] = d * ((b[2 + j] >> 4) as i32 - 8) as f32;
+                    y[j] = d * ((b[Q4_0::QS + j] & 0xF) as i32 - 8) as f32;
+                    y[j + 16] = d * ((b[Q4_0::QS + j] >> 4) as i32 - 8) as f32;
                 }
             }
         }
         WeightType::Q5_0 => {
             for (y, b) in out.chunks_exact_mut(QK).zip(bytes.chunks_exact(bb)) {
-                let d = f16_at(b, 0);
-                let qh = u32::from_le_bytes([b[2], b[3], b[4], b[5]]);
+                let d = f16_at(b, Q5_0::D);
+                let h = Q5_0::QH;
+                let qh = u32::from_le_bytes([b[h], b[h + 1], b[h + 2], b[h + 3]]);
                 for j in 0..16 {
                     let h0 = ((qh >> j) << 4) & 0x10;
                     let h1 = (qh >> (j + 12)) & 0x10;
-                    y[j] = d * (((b[6 + j] as u32 & 0xF) | h0) as i32 - 16) as f32;
-                    y[j + 16] = d * (((b[6 + j] as u32 >> 4) | h1) as i32 - 16) as f32;
+                    y[j] = d * (((b[Q5_0::QS + j] as u32 & 0xF) | h0) as i32 - 16) as f32;
+                    y[j + 16] = d * (((b[Q5_0::QS + j] as u32 >> 4) | h1) as i32 - 16) as f32;
                 }
             }
         }
         WeightType::Q4K => {
             for (y, b) in out.chunks_exact_mut(QK_K).zip(bytes.chunks_exact(bb)) {
-                let d = f16_at(b, 0);
-                let dmin = f16_at(b, 2);
-                let scales = &b[4..16];
-                let qs = &b[16..144];
+                let d = f16_at(b, Q4K::D);
+                let dmin = f16_at(b, Q4K::DMIN);
+                let scales = &b[Q4K::SCALES..Q4K::QS];
+                let qs = &b[Q4K::QS..Q4K::BYTES];
                 for j in 0..4 {
                     let (s1, m1) = q4k_scale_min(2 * j, scales);
                     let (s2, m2) = q4k_scale_min(2 * j + 1, scales);
@@ -115,11 +140,16 @@ pub fn dequantize_row(ty: WeightType, bytes: &[u8], out: &mut [f32]) {
         }
         WeightType::Q6K => {
             for (y, b) in out.chunks_exact_mut(QK_K).zip(bytes.chunks_exact(bb)) {
-                let d = f16_at(b, 208);
+                let d = f16_at(b, Q6K::D);
                 for half in 0..2 {
-                    let ql = &b[64 * half..64 * half + 64];
-                    let qh = &b[128 + 32 * half..128 + 32 * half + 32];
-                    let sc = &b[192 + 8 * half..192 + 8 * half + 8];
+                    let (ql, qh, sc) = (
+                        Q6K::QL + 64 * half,
+                        Q6K::QH + 32 * half,
+                        Q6K::SCALES + 8 * half,
+                    );
+                    let ql = &b[ql..ql + 64];
+                    let qh = &b[qh..qh + 32];
+                    let sc = &b[sc..sc + 8];
                     let y = &mut y[128 * half..128 * half + 128];
                     for l in 0..32 {
                         let is = l / 16;
