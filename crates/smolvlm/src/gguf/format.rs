@@ -13,6 +13,8 @@
 use candle_core::quantized::gguf_file::Value;
 use candle_core::quantized::GgmlDType;
 
+use super::keys;
+
 /// The first four bytes of every GGUF file.
 pub const MAGIC: &[u8; 4] = b"GGUF";
 /// The version llama.cpp writes (3 differs from 2 only by allowing big-endian files).
@@ -219,7 +221,7 @@ impl<'a> Reader<'a> {
 
 /// The GGUF value of `general.alignment`, if it is an unsigned integer.
 fn alignment_of(metadata: &[(String, Value)]) -> Result<usize, String> {
-    let Some((_, v)) = metadata.iter().find(|(k, _)| k == "general.alignment") else {
+    let Some((_, v)) = metadata.iter().find(|(k, _)| k == keys::GENERAL_ALIGNMENT) else {
         return Ok(DEFAULT_ALIGNMENT);
     };
     let a = match v {
@@ -469,7 +471,7 @@ mod tests {
     fn round_trip_keeps_metadata_order_and_tensor_bytes() {
         let meta = vec![
             (
-                "general.architecture".to_string(),
+                keys::GENERAL_ARCHITECTURE.to_string(),
                 Value::String("llama".into()),
             ),
             ("a.u32".to_string(), Value::U32(7)),
@@ -493,7 +495,7 @@ mod tests {
         let p = parse(&bytes).unwrap();
         assert_eq!(p.version, 3);
         let keys: Vec<&str> = p.metadata.iter().map(|(k, _)| k.as_str()).collect();
-        assert_eq!(keys, ["general.architecture", "a.u32", "a.list"]);
+        assert_eq!(keys, [keys::GENERAL_ARCHITECTURE, "a.u32", "a.list"]);
         assert_eq!(p.tensors[0].ne, vec![3, 2]);
         assert_eq!(p.tensors[0].dims(), vec![2, 3]);
         let t = &p.tensors[0];
@@ -502,12 +504,12 @@ mod tests {
 
     #[test]
     fn zero_alignment_is_an_error_not_a_division_by_zero() {
-        let meta = vec![("general.alignment".to_string(), Value::U32(32))];
+        let meta = vec![(keys::GENERAL_ALIGNMENT.to_string(), Value::U32(32))];
         let mut bytes = write(&meta, &[]).unwrap();
         // Patch the stored alignment value (the last 4 bytes of the only key/value) to 0.
-        let key_end = 4 + 4 + 8 + 8 + 8 + "general.alignment".len() + 4;
+        let key_end = 4 + 4 + 8 + 8 + 8 + keys::GENERAL_ALIGNMENT.len() + 4;
         bytes[key_end..key_end + 4].copy_from_slice(&0u32.to_le_bytes());
         let err = parse(&bytes).unwrap_err();
-        assert!(err.contains("general.alignment"), "{err}");
+        assert!(err.contains(keys::GENERAL_ALIGNMENT), "{err}");
     }
 }
