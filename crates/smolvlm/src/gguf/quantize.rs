@@ -744,55 +744,46 @@ pub fn quantize_checkpoint(mut ckpt: Checkpoint, ty: QuantType) -> Result<GgufPa
             string(&size_label(param_count(&text_tensors))),
         ),
         (
-            keys::text_key(keys::llm::BLOCK_COUNT).into(),
+            keys::text_key(keys::llm::BLOCK_COUNT),
             u32v(t.num_hidden_layers),
         ),
         (
-            keys::text_key(keys::llm::CONTEXT_LENGTH).into(),
+            keys::text_key(keys::llm::CONTEXT_LENGTH),
             u32v(t.max_position_embeddings),
         ),
         (
-            keys::text_key(keys::llm::EMBEDDING_LENGTH).into(),
+            keys::text_key(keys::llm::EMBEDDING_LENGTH),
             u32v(t.hidden_size),
         ),
         (
-            keys::text_key(keys::llm::FEED_FORWARD_LENGTH).into(),
+            keys::text_key(keys::llm::FEED_FORWARD_LENGTH),
             u32v(t.intermediate_size),
         ),
         (
-            keys::text_key(keys::llm::HEAD_COUNT).into(),
+            keys::text_key(keys::llm::HEAD_COUNT),
             u32v(t.num_attention_heads),
         ),
         (
-            keys::text_key(keys::llm::HEAD_COUNT_KV).into(),
+            keys::text_key(keys::llm::HEAD_COUNT_KV),
             u32v(t.num_key_value_heads()),
         ),
         (
-            keys::text_key(keys::llm::ROPE_FREQ_BASE).into(),
+            keys::text_key(keys::llm::ROPE_FREQ_BASE),
             Value::F32(t.rope_theta() as f32),
         ),
         (
-            keys::text_key(keys::llm::LAYER_NORM_RMS_EPSILON).into(),
+            keys::text_key(keys::llm::LAYER_NORM_RMS_EPSILON),
             Value::F32(t.rms_norm_eps as f32),
         ),
     ];
     if t.head_dim.is_some() {
-        meta.push((
-            keys::text_key(keys::llm::KEY_LENGTH).into(),
-            u32v(t.head_dim()),
-        ));
-        meta.push((
-            keys::text_key(keys::llm::VALUE_LENGTH).into(),
-            u32v(t.head_dim()),
-        ));
+        meta.push((keys::text_key(keys::llm::KEY_LENGTH), u32v(t.head_dim())));
+        meta.push((keys::text_key(keys::llm::VALUE_LENGTH), u32v(t.head_dim())));
     }
     meta.push((keys::GENERAL_FILE_TYPE.into(), Value::U32(ty.file_type())));
+    meta.push((keys::text_key(keys::llm::VOCAB_SIZE), u32v(t.vocab_size)));
     meta.push((
-        keys::text_key(keys::llm::VOCAB_SIZE).into(),
-        u32v(t.vocab_size),
-    ));
-    meta.push((
-        keys::text_key(keys::llm::ROPE_DIMENSION_COUNT).into(),
+        keys::text_key(keys::llm::ROPE_DIMENSION_COUNT),
         u32v(t.head_dim()),
     ));
     // GGML_QNT_VERSION
