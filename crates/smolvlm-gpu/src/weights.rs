@@ -26,11 +26,35 @@ pub(crate) fn wgsl_prelude(ty: WeightType) -> String {
         t => (t.block_elems(), t.block_bytes()),
     };
     format!(
-        "const BLOCK_ELEMS: u32 = {elems}u;\nconst BLOCK_BYTES: u32 = {bytes}u;\n\
+        "const BLOCK_ELEMS: u32 = {elems}u;\nconst BLOCK_BYTES: u32 = {bytes}u;\n{}\
          fn w_load4(b: u32, i: u32) -> vec4<f32> {{ return load4_{}(b, i); }}\n{}\n",
+        block_offsets(),
         ty.name(),
         include_str!("shaders/quant.wgsl")
     )
+}
+
+/// The field offsets quant.wgsl reads blocks at, as WGSL constants from smolvlm's table.
+fn block_offsets() -> String {
+    use smolvlm::weight_type::blocks::{Q4K, Q4_0, Q5_0, Q6K, Q8_0};
+    // quant.wgsl reads the scale at the start of every block but Q6_K's.
+    const _: () = assert!(Q8_0::D == 0 && Q4_0::D == 0 && Q5_0::D == 0 && Q4K::D == 0);
+    const _: () = assert!(Q6K::QL == 0);
+    [
+        ("Q8_0_QS", Q8_0::QS),
+        ("Q4_0_QS", Q4_0::QS),
+        ("Q5_0_QH", Q5_0::QH),
+        ("Q5_0_QS", Q5_0::QS),
+        ("Q4K_DMIN", Q4K::DMIN),
+        ("Q4K_SCALES", Q4K::SCALES),
+        ("Q4K_QS", Q4K::QS),
+        ("Q6K_QH", Q6K::QH),
+        ("Q6K_SCALES", Q6K::SCALES),
+        ("Q6K_D", Q6K::D),
+    ]
+    .iter()
+    .map(|(name, at)| format!("const {name}: u32 = {at}u;\n"))
+    .collect()
 }
 
 /// A `rows x cols` weight matrix (row-major, GGUF layout) on the GPU.
