@@ -11,25 +11,13 @@
 
 use std::time::Instant;
 
-use candle_core::quantized::{GgmlDType, QTensor};
+use candle_core::quantized::QTensor;
 use smolvlm_gpu::{Gpu, GpuOptions, Weight, WeightType};
-
-fn ggml(ty: WeightType) -> GgmlDType {
-    match ty {
-        WeightType::F32 => GgmlDType::F32,
-        WeightType::F16 => GgmlDType::F16,
-        WeightType::Q8_0 => GgmlDType::Q8_0,
-        WeightType::Q4_0 => GgmlDType::Q4_0,
-        WeightType::Q5_0 => GgmlDType::Q5_0,
-        WeightType::Q4K => GgmlDType::Q4K,
-        WeightType::Q6K => GgmlDType::Q6K,
-    }
-}
 
 /// A weight of random values (speed does not depend on them), quantized by candle.
 fn random_weight(gpu: &Gpu, ty: WeightType, rows: usize, cols: usize) -> anyhow::Result<Weight> {
     let t = candle_core::Tensor::randn(0f32, 1f32, (rows, cols), &candle_core::Device::Cpu)?;
-    let q = QTensor::quantize(&t, ggml(ty))?;
+    let q = QTensor::quantize(&t, ty.ggml_dtype())?;
     Ok(gpu.upload_weight(ty, rows, cols, &q.data()?)?)
 }
 
@@ -91,7 +79,7 @@ fn main() -> anyhow::Result<()> {
     let shapes = [(576, 576), (1536, 576), (576, 1536), (49280, 576)];
     for ty in WeightType::ALL {
         for (rows, cols) in shapes {
-            if ty.row_bytes(cols).is_err() {
+            if smolvlm_gpu::row_bytes(ty, cols).is_err() {
                 continue; // k-quants need rows of 256k values (llama.cpp stores these as Q5_0/Q8_0)
             }
             let w = random_weight(&gpu, ty, rows, cols)?;

@@ -36,5 +36,5 @@ pub use model::{GpuCache, GpuModel, GpuSession, ImageEncoding, ImageFeatures};
 pub use recorder::Recorder;
 pub use shaders::{AttentionArgs, KvCache, RopeTable};
 pub use tensor::{DType, Tensor};
-pub use weights::{Weight, WeightType};
+pub use weights::{row_bytes, Weight, WeightType};
 pub use wgpu;

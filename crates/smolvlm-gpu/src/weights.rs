@@ -5,120 +5,56 @@ use crate::error::{invalid, Error, Result};
 use crate::gpu::Gpu;
 use crate::tensor::{unpooled, BufRef};
 
-/// The GGUF tensor types the kernels read directly.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum WeightType {
-    F32,
-    F16,
-    Q8_0,
-    Q4_0,
-    Q5_0,
-    Q4K,
-    Q6K,
+/// The GGUF tensor types the kernels read directly: smolvlm's table of weight types.
+pub use smolvlm::weight_type::WeightType;
+
+/// Bytes of one row of `cols` values of `ty`, or why such a row cannot be read by the
+/// WGSL kernels (stricter than [`WeightType::row_bytes`]: they move 4 values at a time).
+pub fn row_bytes(ty: WeightType, cols: usize) -> Result<usize> {
+    let unit = ty.block_elems().max(4);
+    if cols == 0 || !cols.is_multiple_of(unit) {
+        invalid!("a {ty:?} row must hold a positive multiple of {unit} values, got {cols}");
+    }
+    Ok(cols / ty.block_elems() * ty.block_bytes())
 }
 
-impl WeightType {
-    pub const ALL: [WeightType; 7] = [
-        WeightType::F32,
-        WeightType::F16,
-        WeightType::Q8_0,
-        WeightType::Q4_0,
-        WeightType::Q5_0,
-        WeightType::Q4K,
-        WeightType::Q6K,
-    ];
-
-    /// From the `ggml_type` id stored in a GGUF tensor header.
-    pub fn from_ggml(id: u32) -> Option<WeightType> {
-        Some(match id {
-            0 => WeightType::F32,
-            1 => WeightType::F16,
-            2 => WeightType::Q4_0,
-            6 => WeightType::Q5_0,
-            8 => WeightType::Q8_0,
-            12 => WeightType::Q4K,
-            14 => WeightType::Q6K,
-            _ => return None,
-        })
-    }
-
-    pub fn ggml_id(self) -> u32 {
-        match self {
-            WeightType::F32 => 0,
-            WeightType::F16 => 1,
-            WeightType::Q4_0 => 2,
-            WeightType::Q5_0 => 6,
-            WeightType::Q8_0 => 8,
-            WeightType::Q4K => 12,
-            WeightType::Q6K => 14,
-        }
-    }
-
-    /// Values per GGUF block.
-    pub fn block_elems(self) -> usize {
-        match self {
-            WeightType::F32 | WeightType::F16 => 1,
-            WeightType::Q8_0 | WeightType::Q4_0 | WeightType::Q5_0 => 32,
-            WeightType::Q4K | WeightType::Q6K => 256,
-        }
-    }
-
-    /// Bytes per GGUF block (ggml-common.h).
-    pub fn block_bytes(self) -> usize {
-        match self {
-            WeightType::F32 => 4,
-            WeightType::F16 => 2,
-            WeightType::Q8_0 => 34,
-            WeightType::Q4_0 => 18,
-            WeightType::Q5_0 => 22,
-            WeightType::Q4K => 144,
-            WeightType::Q6K => 210,
-        }
-    }
-
-    /// Bytes of one row of `cols` values, or why such a row cannot be read by the kernels.
-    pub fn row_bytes(self, cols: usize) -> Result<usize> {
-        // The kernels move 4 values at a time.
-        let unit = self.block_elems().max(4);
-        if cols == 0 || !cols.is_multiple_of(unit) {
-            invalid!("a {self:?} row must hold a positive multiple of {unit} values, got {cols}");
-        }
-        Ok(cols / self.block_elems() * self.block_bytes())
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            WeightType::F32 => "f32",
-            WeightType::F16 => "f16",
-            WeightType::Q8_0 => "q8_0",
-            WeightType::Q4_0 => "q4_0",
-            WeightType::Q5_0 => "q5_0",
-            WeightType::Q4K => "q4_k",
-            WeightType::Q6K => "q6_k",
-        }
-    }
-
-    /// WGSL prelude for kernels over this type: the block constants, `w_load4` and the
-    /// readers of quant.wgsl. F32 and F16 rows are read as blocks of 4 values.
-    pub(crate) fn wgsl_prelude(self) -> String {
-        let (elems, bytes) = match self {
-            WeightType::F32 => (4, 16),
-            WeightType::F16 => (4, 8),
-            t => (t.block_elems(), t.block_bytes()),
-        };
-        format!(
-            "const BLOCK_ELEMS: u32 = {elems}u;\nconst BLOCK_BYTES: u32 = {bytes}u;\n\
-             fn w_load4(b: u32, i: u32) -> vec4<f32> {{ return load4_{}(b, i); }}\n{}\n",
-            self.name(),
-            include_str!("shaders/quant.wgsl")
-        )
-    }
+/// WGSL prelude for kernels over `ty`: the block constants, `w_load4` and the readers of
+/// quant.wgsl. F32 and F16 rows are read as blocks of 4 values.
+pub(crate) fn wgsl_prelude(ty: WeightType) -> String {
+    let (elems, bytes) = match ty {
+        WeightType::F32 | WeightType::F16 => (4, 4 * ty.block_bytes()),
+        t => (t.block_elems(), t.block_bytes()),
+    };
+    format!(
+        "const BLOCK_ELEMS: u32 = {elems}u;\nconst BLOCK_BYTES: u32 = {bytes}u;\n{}\
+         fn w_load4(b: u32, i: u32) -> vec4<f32> {{ return load4_{}(b, i); }}\n{}\n",
+        block_offsets(),
+        ty.name(),
+        include_str!("shaders/quant.wgsl")
+    )
 }
 
-impl std::fmt::Display for WeightType {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
+/// The field offsets quant.wgsl reads blocks at, as WGSL constants from smolvlm's table.
+fn block_offsets() -> String {
+    use smolvlm::weight_type::blocks::{Q4K, Q4_0, Q5_0, Q6K, Q8_0};
+    // quant.wgsl reads the scale at the start of every block but Q6_K's.
+    const _: () = assert!(Q8_0::D == 0 && Q4_0::D == 0 && Q5_0::D == 0 && Q4K::D == 0);
+    const _: () = assert!(Q6K::QL == 0);
+    [
+        ("Q8_0_QS", Q8_0::QS),
+        ("Q4_0_QS", Q4_0::QS),
+        ("Q5_0_QH", Q5_0::QH),
+        ("Q5_0_QS", Q5_0::QS),
+        ("Q4K_DMIN", Q4K::DMIN),
+        ("Q4K_SCALES", Q4K::SCALES),
+        ("Q4K_QS", Q4K::QS),
+        ("Q6K_QH", Q6K::QH),
+        ("Q6K_SCALES", Q6K::SCALES),
+        ("Q6K_D", Q6K::D),
+    ]
+    .iter()
+    .map(|(name, at)| format!("const {name}: u32 = {at}u;\n"))
+    .collect()
 }
 
 /// A `rows x cols` weight matrix (row-major, GGUF layout) on the GPU.
@@ -206,7 +142,7 @@ impl Gpu {
         max_chunk: u64,
     ) -> Result<Weight> {
         self.check()?;
-        let row_bytes = ty.row_bytes(cols)?;
+        let row_bytes = row_bytes(ty, cols)?;
         if rows == 0 {
             invalid!("a weight needs at least one row");
         }

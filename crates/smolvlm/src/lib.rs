@@ -18,6 +18,7 @@ pub mod prompt;
 pub mod text;
 pub mod tokenizer;
 pub mod vision;
+pub mod weight_type;
 pub mod weights;
 
 pub use config::{Config, GenerationConfig, ModelSize};

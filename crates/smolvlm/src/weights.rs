@@ -254,19 +254,13 @@ impl Matrix {
                 }
             },
             Weight::Quantized(q) => {
-                let ty = match q.dtype() {
-                    GgmlDType::F32 => WeightType::F32,
-                    GgmlDType::F16 => WeightType::F16,
-                    GgmlDType::Q8_0 => WeightType::Q8_0,
-                    GgmlDType::Q4_0 => WeightType::Q4_0,
-                    GgmlDType::Q5_0 => WeightType::Q5_0,
-                    GgmlDType::Q4K => WeightType::Q4K,
-                    GgmlDType::Q6K => WeightType::Q6K,
-                    GgmlDType::BF16 => {
+                let ty = match WeightType::from_ggml_dtype(q.dtype()) {
+                    Some(ty) => ty,
+                    None if q.dtype() == GgmlDType::BF16 => {
                         let v: Vec<f32> = q.dequantize(&q.device())?.flatten_all()?.to_vec1()?;
                         return kernel(WeightType::F32, bytemuck::cast_slice(&v));
                     }
-                    _ => return Ok(Self::Candle(QMatMul::from_arc(q)?)),
+                    None => return Ok(Self::Candle(QMatMul::from_arc(q)?)),
                 };
                 kernel(ty, &q.data()?)
             }

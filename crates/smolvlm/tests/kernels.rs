@@ -9,7 +9,7 @@
 //! CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
 //!   cargo test --release --target wasm32-unknown-unknown -p smolvlm --test kernels
 
-use candle_core::quantized::{GgmlDType, QTensor};
+use candle_core::quantized::QTensor;
 use candle_core::{Device, Tensor};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -17,18 +17,6 @@ use smolvlm::kernels::{self, Acts, Isa, KernelError, QMatrix, WeightType};
 
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
-
-fn ggml(ty: WeightType) -> GgmlDType {
-    match ty {
-        WeightType::F32 => GgmlDType::F32,
-        WeightType::F16 => GgmlDType::F16,
-        WeightType::Q8_0 => GgmlDType::Q8_0,
-        WeightType::Q4_0 => GgmlDType::Q4_0,
-        WeightType::Q5_0 => GgmlDType::Q5_0,
-        WeightType::Q4K => GgmlDType::Q4K,
-        WeightType::Q6K => GgmlDType::Q6K,
-    }
-}
 
 fn random(n: usize, rng: &mut StdRng) -> Vec<f32> {
     // Mostly small values with a few large ones, as in real activations and weights.
@@ -48,7 +36,7 @@ fn random(n: usize, rng: &mut StdRng) -> Vec<f32> {
 fn quantized(ty: WeightType, rows: usize, cols: usize, rng: &mut StdRng) -> (QMatrix, Vec<f32>) {
     let w = random(rows * cols, rng);
     let t = Tensor::from_vec(w, (rows, cols), &Device::Cpu).unwrap();
-    let q = QTensor::quantize(&t, ggml(ty)).unwrap();
+    let q = QTensor::quantize(&t, ty.ggml_dtype()).unwrap();
     let deq: Vec<f32> = q
         .dequantize(&Device::Cpu)
         .unwrap()

@@ -6,7 +6,6 @@
 
 use std::borrow::Cow;
 
-use candle_core::quantized::GgmlDType;
 use candle_core::{DType, Shape};
 use smolvlm::weights::Weight as SourceWeight;
 use smolvlm::Weights;
@@ -86,16 +85,7 @@ impl<'g> Loader<'g> {
 fn gpu_layout(w: &SourceWeight) -> Result<(WeightType, Cow<'_, [u8]>)> {
     match w {
         SourceWeight::Quantized(q) => {
-            let ty = match q.dtype() {
-                GgmlDType::F32 => Some(WeightType::F32),
-                GgmlDType::F16 => Some(WeightType::F16),
-                GgmlDType::Q8_0 => Some(WeightType::Q8_0),
-                GgmlDType::Q4_0 => Some(WeightType::Q4_0),
-                GgmlDType::Q5_0 => Some(WeightType::Q5_0),
-                GgmlDType::Q4K => Some(WeightType::Q4K),
-                GgmlDType::Q6K => Some(WeightType::Q6K),
-                _ => None,
-            };
+            let ty = WeightType::from_ggml_dtype(q.dtype());
             match ty {
                 Some(ty) => Ok((ty, q.data()?)),
                 None => f32_bytes(w),

@@ -36,7 +36,7 @@ impl Recorder<'_> {
         let ty = table.ty();
         let kernel = self.gpu.kernel(
             &format!("embed/{ty}"),
-            || ty.wgsl_prelude() + include_str!("embed.wgsl"),
+            || crate::weights::wgsl_prelude(ty) + include_str!("embed.wgsl"),
             "main",
             &[Read, Read, ReadWrite],
         );

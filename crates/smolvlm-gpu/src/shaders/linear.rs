@@ -87,7 +87,7 @@ impl Recorder<'_> {
         let ty = w.ty();
         let kernel = self.gpu.kernel(
             &format!("matvec/{ty}"),
-            || ty.wgsl_prelude() + include_str!("matvec.wgsl"),
+            || crate::weights::wgsl_prelude(ty) + include_str!("matvec.wgsl"),
             "main",
             &[Read, Read, ReadWrite, Read, Read],
         );
@@ -140,7 +140,7 @@ impl Recorder<'_> {
         let ty = w.ty();
         let kernel = self.gpu.kernel(
             &format!("matmul/{ty}"),
-            || ty.wgsl_prelude() + include_str!("matmul.wgsl"),
+            || crate::weights::wgsl_prelude(ty) + include_str!("matmul.wgsl"),
             "main",
             &[Read, Read, ReadWrite, Read, Read],
         );

@@ -10,6 +10,9 @@
 //   Q4_K { d: f16, dmin: f16, scales: [u8; 12], qs: [u8; 128] }          144 bytes / 256
 //   Q6_K { ql: [u8; 128], qh: [u8; 64], scales: [i8; 16], d: f16 }       210 bytes / 256
 // F32 and F16 rows are treated as "blocks" of 4 values (16 and 8 bytes).
+// Field offsets are constants the prelude defines from smolvlm's table (weight_type::blocks):
+// Q8_0_QS, Q4_0_QS, Q5_0_QH, Q5_0_QS, Q4K_DMIN, Q4K_SCALES, Q4K_QS, Q6K_QH, Q6K_SCALES,
+// Q6K_D; the scale d leads every block but Q6_K's.
 //
 // Each type provides `load4_<type>(block_byte, i) -> vec4<f32>`: the 4 dequantized values
 // i..i+4 of the block starting at byte `block_byte` (i a multiple of 4). Four consecutive
@@ -67,21 +70,21 @@ fn load4_f16(b: u32, i: u32) -> vec4<f32> {
 
 fn load4_q8_0(b: u32, i: u32) -> vec4<f32> {
     let d = rd_f16(b);
-    return i8x4(rd_u32(b + 2u + i)) * d;
+    return i8x4(rd_u32(b + Q8_0_QS + i)) * d;
 }
 
 fn load4_q4_0(b: u32, i: u32) -> vec4<f32> {
     let d = rd_f16(b);
     let j = i & 15u;
-    let q = (rd_u32(b + 2u + j) >> ((i >> 4u) * 4u)) & 0x0f0f0f0fu;
+    let q = (rd_u32(b + Q4_0_QS + j) >> ((i >> 4u) * 4u)) & 0x0f0f0f0fu;
     return (vec4<f32>(u8x4(q)) - 8.0) * d;
 }
 
 fn load4_q5_0(b: u32, i: u32) -> vec4<f32> {
     let d = rd_f16(b);
-    let qh = rd_u32(b + 2u);
+    let qh = rd_u32(b + Q5_0_QH);
     let j = i & 15u;
-    let lo = u8x4((rd_u32(b + 6u + j) >> ((i >> 4u) * 4u)) & 0x0f0f0f0fu);
+    let lo = u8x4((rd_u32(b + Q5_0_QS + j) >> ((i >> 4u) * 4u)) & 0x0f0f0f0fu);
     // Bit e of qh is the fifth bit of value e (ggml: xh_0 = qh >> j, xh_1 = qh >> (j + 12)).
     let hi = vec4<u32>((qh >> i) & 1u, (qh >> (i + 1u)) & 1u, (qh >> (i + 2u)) & 1u, (qh >> (i + 3u)) & 1u);
     return (vec4<f32>(lo | (hi << vec4<u32>(4u))) - 16.0) * d;
@@ -89,32 +92,33 @@ fn load4_q5_0(b: u32, i: u32) -> vec4<f32> {
 
 fn load4_q4_k(b: u32, i: u32) -> vec4<f32> {
     let d = rd_f16(b);
-    let dmin = rd_f16(b + 2u);
+    let dmin = rd_f16(b + Q4K_DMIN);
     let s = i >> 5u; // sub-block of 32, 0..8
     // get_scale_min_k4(s, scales)
     var sc: u32;
     var m: u32;
+    let sb = b + Q4K_SCALES;
     if (s < 4u) {
-        sc = rd_u8(b + 4u + s) & 63u;
-        m = rd_u8(b + 8u + s) & 63u;
+        sc = rd_u8(sb + s) & 63u;
+        m = rd_u8(sb + 4u + s) & 63u;
     } else {
-        sc = (rd_u8(b + 8u + s) & 0xfu) | ((rd_u8(b + s) >> 6u) << 4u);
-        m = (rd_u8(b + 8u + s) >> 4u) | ((rd_u8(b + 4u + s) >> 6u) << 4u);
+        sc = (rd_u8(sb + 4u + s) & 0xfu) | ((rd_u8(sb + s - 4u) >> 6u) << 4u);
+        m = (rd_u8(sb + 4u + s) >> 4u) | ((rd_u8(sb + s) >> 6u) << 4u);
     }
     let d1 = d * f32(sc);
     let m1 = dmin * f32(m);
-    let q = u8x4((rd_u32(b + 16u + (s >> 1u) * 32u + (i & 31u)) >> ((s & 1u) * 4u)) & 0x0f0f0f0fu);
+    let q = u8x4((rd_u32(b + Q4K_QS + (s >> 1u) * 32u + (i & 31u)) >> ((s & 1u) * 4u)) & 0x0f0f0f0fu);
     return d1 * vec4<f32>(q) - m1;
 }
 
 fn load4_q6_k(b: u32, i: u32) -> vec4<f32> {
-    let d = rd_f16(b + 208u);
+    let d = rd_f16(b + Q6K_D);
     let h = i >> 7u;         // half of the super-block, 0..2
     let t = (i >> 5u) & 3u;  // quarter inside the half: which of q1..q4
     let l = i & 31u;
     let ql = u8x4((rd_u32(b + h * 64u + l + (t & 1u) * 32u) >> ((t >> 1u) * 4u)) & 0x0f0f0f0fu);
-    let qh = u8x4((rd_u32(b + 128u + h * 32u + l) >> (t * 2u)) & 0x03030303u);
-    let sc = f32(extractBits(bitcast<i32>(rd_u8(b + 192u + h * 8u + (l >> 4u) + 2u * t)), 0u, 8u));
+    let qh = u8x4((rd_u32(b + Q6K_QH + h * 32u + l) >> (t * 2u)) & 0x03030303u);
+    let sc = f32(extractBits(bitcast<i32>(rd_u8(b + Q6K_SCALES + h * 8u + (l >> 4u) + 2u * t)), 0u, 8u));
     let q = vec4<f32>(vec4<i32>(ql | (qh << vec4<u32>(4u))) - 32);
     return (d * sc) * q;
 }

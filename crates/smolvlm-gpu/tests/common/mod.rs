@@ -4,7 +4,7 @@
 
 use std::sync::OnceLock;
 
-use candle_core::quantized::{GgmlDType, QTensor};
+use candle_core::quantized::QTensor;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use smolvlm_gpu::{Gpu, GpuOptions, WeightType};
@@ -37,18 +37,6 @@ pub fn uniform(rng: &mut SmallRng, n: usize, a: f32) -> Vec<f32> {
     (0..n).map(|_| rng.random_range(-a..a)).collect()
 }
 
-fn ggml(ty: WeightType) -> GgmlDType {
-    match ty {
-        WeightType::F32 => GgmlDType::F32,
-        WeightType::F16 => GgmlDType::F16,
-        WeightType::Q8_0 => GgmlDType::Q8_0,
-        WeightType::Q4_0 => GgmlDType::Q4_0,
-        WeightType::Q5_0 => GgmlDType::Q5_0,
-        WeightType::Q4K => GgmlDType::Q4K,
-        WeightType::Q6K => GgmlDType::Q6K,
-    }
-}
-
 /// A random `rows x cols` weight quantized by candle to `ty`: its GGUF bytes and candle's
 /// dequantization of them (the reference the GPU must reproduce).
 pub fn random_weight(
@@ -60,7 +48,7 @@ pub fn random_weight(
     let data = uniform(rng, rows * cols, 1.0);
     let t = candle_core::Tensor::from_vec(data, (rows, cols), &candle_core::Device::Cpu)
         .expect("tensor");
-    let q = QTensor::quantize(&t, ggml(ty)).expect("quantize");
+    let q = QTensor::quantize(&t, ty.ggml_dtype()).expect("quantize");
     let bytes = q.data().expect("bytes").to_vec();
     assert_eq!(
         bytes.len(),

@@ -6,35 +6,32 @@
 use candle_nn::Activation;
 
 use super::file::GgufFile;
+use super::keys;
 use crate::config::{Config, ModelType, TextConfig, TokenIds, VisionConfig};
 use crate::error::{Error, Result};
 use crate::processor::ImageProcessorConfig;
 use crate::GenerationConfig;
 
 /// `llama.*` keys of the text GGUF.
-const ARCH: &str = "llama";
-
-fn k(key: &str) -> String {
-    format!("{ARCH}.{key}")
-}
+use keys::text_key as k;
 
 /// The text decoder's config from `llama.*` metadata.
 fn text_config(text: &GgufFile) -> Result<TextConfig> {
-    let heads = text.size(&k("attention.head_count"))?;
+    let heads = text.size(&k(keys::llm::HEAD_COUNT))?;
     let kv_heads = text
-        .size_opt(&k("attention.head_count_kv"))?
+        .size_opt(&k(keys::llm::HEAD_COUNT_KV))?
         .unwrap_or(heads);
-    let hidden = text.size(&k("embedding_length"))?;
-    let key_length = text.size_opt(&k("attention.key_length"))?;
-    let value_length = text.size_opt(&k("attention.value_length"))?;
+    let hidden = text.size(&k(keys::llm::EMBEDDING_LENGTH))?;
+    let key_length = text.size_opt(&k(keys::llm::KEY_LENGTH))?;
+    let value_length = text.size_opt(&k(keys::llm::VALUE_LENGTH))?;
     let head_dim = key_length.unwrap_or(hidden / heads);
     if value_length.is_some_and(|v| v != head_dim) {
         return Err(text.gguf_error(format!(
             "`{}` ({value_length:?}) differs from the key length {head_dim}: not a Llama layout",
-            k("attention.value_length")
+            k(keys::llm::VALUE_LENGTH)
         )));
     }
-    if let Some(rope_dim) = text.size_opt(&k("rope.dimension_count"))? {
+    if let Some(rope_dim) = text.size_opt(&k(keys::llm::ROPE_DIMENSION_COUNT))? {
         if rope_dim != head_dim {
             return Err(Error::Unsupported(format!(
                 "{}: partial rotary embeddings ({rope_dim} of {head_dim} head dimensions)",
@@ -42,7 +39,7 @@ fn text_config(text: &GgufFile) -> Result<TextConfig> {
             )));
         }
     }
-    if let Some(scaling) = text.str_opt(&k("rope.scaling.type"))? {
+    if let Some(scaling) = text.str_opt(&k(keys::llm::ROPE_SCALING_TYPE))? {
         if scaling != "none" {
             return Err(Error::Unsupported(format!(
                 "{}: RoPE scaling `{scaling}` (only unscaled RoPE is implemented)",
@@ -50,38 +47,41 @@ fn text_config(text: &GgufFile) -> Result<TextConfig> {
             )));
         }
     }
-    let tokens = text.strings("tokenizer.ggml.tokens")?.len();
-    let vocab_size = text.size_opt(&k("vocab_size"))?.unwrap_or(tokens);
-    let eos = text.u32_opt("tokenizer.ggml.eos_token_id")?;
+    let tokens = text.strings(keys::TOKENIZER_TOKENS)?.len();
+    let vocab_size = text.size_opt(&k(keys::llm::VOCAB_SIZE))?.unwrap_or(tokens);
+    let eos = text.u32_opt(keys::TOKENIZER_EOS_ID)?;
     Ok(TextConfig {
         model_type: Some("llama".into()),
         vocab_size,
         hidden_size: hidden,
-        intermediate_size: text.size(&k("feed_forward_length"))?,
-        num_hidden_layers: text.size(&k("block_count"))?,
+        intermediate_size: text.size(&k(keys::llm::FEED_FORWARD_LENGTH))?,
+        num_hidden_layers: text.size(&k(keys::llm::BLOCK_COUNT))?,
         num_attention_heads: heads,
         num_key_value_heads: Some(kv_heads),
         head_dim: Some(head_dim),
         // llama.cpp's Llama is SwiGLU with SiLU; GGUF has no key for it.
         hidden_act: Activation::Silu,
-        max_position_embeddings: text.size(&k("context_length"))?,
-        rms_norm_eps: text.f32(&k("attention.layer_norm_rms_epsilon"))? as f64,
+        max_position_embeddings: text.size(&k(keys::llm::CONTEXT_LENGTH))?,
+        rms_norm_eps: text.f32(&k(keys::llm::LAYER_NORM_RMS_EPSILON))? as f64,
         // llama.cpp's default base when the key is absent (llama-model.cpp), as Llama's.
-        rope_theta: Some(text.f32_opt(&k("rope.freq_base"))?.unwrap_or(10_000.0) as f64),
+        rope_theta: Some(
+            text.f32_opt(&k(keys::llm::ROPE_FREQ_BASE))?
+                .unwrap_or(10_000.0) as f64,
+        ),
         rope_parameters: None,
         rope_scaling: None,
         attention_bias: text.has_tensor("blk.0.attn_q.bias"),
         mlp_bias: text.has_tensor("blk.0.ffn_up.bias"),
-        bos_token_id: text.u32_opt("tokenizer.ggml.bos_token_id")?,
+        bos_token_id: text.u32_opt(keys::TOKENIZER_BOS_ID)?,
         eos_token_id: eos.map(TokenIds::One),
-        pad_token_id: text.u32_opt("tokenizer.ggml.padding_token_id")?,
+        pad_token_id: text.u32_opt(keys::TOKENIZER_PAD_ID)?,
     })
 }
 
 /// The vision tower's config from `clip.vision.*` metadata.
 fn vision_config(mmproj: &GgufFile) -> Result<VisionConfig> {
-    let use_gelu = mmproj.bool_opt("clip.use_gelu")?.unwrap_or(false);
-    let use_silu = mmproj.bool_opt("clip.use_silu")?.unwrap_or(false);
+    let use_gelu = mmproj.bool_opt(keys::CLIP_USE_GELU)?.unwrap_or(false);
+    let use_silu = mmproj.bool_opt(keys::CLIP_USE_SILU)?.unwrap_or(false);
     // clip.cpp: gelu is ggml's tanh approximation (transformers' gelu_pytorch_tanh, what
     // SigLIP uses); neither key means quick-gelu, which SmolVLM does not use.
     let hidden_act = match (use_gelu, use_silu) {
@@ -98,15 +98,15 @@ fn vision_config(mmproj: &GgufFile) -> Result<VisionConfig> {
         }
     };
     Ok(VisionConfig {
-        hidden_size: mmproj.size("clip.vision.embedding_length")?,
-        intermediate_size: mmproj.size("clip.vision.feed_forward_length")?,
-        num_hidden_layers: mmproj.size("clip.vision.block_count")?,
-        num_attention_heads: mmproj.size("clip.vision.attention.head_count")?,
+        hidden_size: mmproj.size(keys::CLIP_EMBEDDING_LENGTH)?,
+        intermediate_size: mmproj.size(keys::CLIP_FEED_FORWARD_LENGTH)?,
+        num_hidden_layers: mmproj.size(keys::CLIP_BLOCK_COUNT)?,
+        num_attention_heads: mmproj.size(keys::CLIP_HEAD_COUNT)?,
         num_channels: 3,
-        image_size: mmproj.size("clip.vision.image_size")?,
-        patch_size: mmproj.size("clip.vision.patch_size")?,
+        image_size: mmproj.size(keys::CLIP_IMAGE_SIZE)?,
+        patch_size: mmproj.size(keys::CLIP_PATCH_SIZE)?,
         hidden_act,
-        layer_norm_eps: mmproj.f32("clip.vision.attention.layer_norm_epsilon")? as f64,
+        layer_norm_eps: mmproj.f32(keys::CLIP_LAYER_NORM_EPSILON)? as f64,
     })
 }
 
@@ -120,10 +120,8 @@ pub fn model_config(text: &GgufFile, mmproj: &GgufFile, image_token_id: u32) -> 
     let vision = vision_config(mmproj)?;
     // `SmolVLMModel.set_gguf_parameters` writes it; 2 is the converter's and
     // transformers' Idefics3 default when a config leaves it out.
-    let scale_factor = mmproj
-        .size_opt("clip.vision.projector.scale_factor")?
-        .unwrap_or(2);
-    if let Some(dim) = mmproj.size_opt("clip.vision.projection_dim")? {
+    let scale_factor = mmproj.size_opt(keys::CLIP_SCALE_FACTOR)?.unwrap_or(2);
+    if let Some(dim) = mmproj.size_opt(keys::CLIP_PROJECTION_DIM)? {
         if dim != text_cfg.hidden_size {
             return Err(mmproj.gguf_error(format!(
                 "the mmproj projects to width {dim}, but the text model `{}` has width {}: \
@@ -156,14 +154,14 @@ pub fn model_config(text: &GgufFile, mmproj: &GgufFile, image_token_id: u32) -> 
 /// are also the released SmolVLM2 checkpoints' (splitting on, LANCZOS, rescale 1/255,
 /// RGB conversion, padding).
 pub fn image_processor_config(mmproj: &GgufFile) -> Result<ImageProcessorConfig> {
-    let image_size = mmproj.size("clip.vision.image_size")?;
+    let image_size = mmproj.size(keys::CLIP_IMAGE_SIZE)?;
     let image_size = u32::try_from(image_size)
         .map_err(|_| mmproj.gguf_error("`clip.vision.image_size` is too large".into()))?;
     // `preproc_image_size` is the preprocessor's `size.longest_edge`; older converters did
     // not write it. Every SmolVLM2/Idefics3 checkpoint resizes to 4 tiles' width first
     // (256M/500M: 2048 for 512 tiles, 2.2B: 1536 for 384, Idefics3: 1456 for 364).
     let longest_edge = mmproj
-        .u32_opt("clip.vision.preproc_image_size")?
+        .u32_opt(keys::CLIP_PREPROC_IMAGE_SIZE)?
         .unwrap_or(4 * image_size);
     if longest_edge == 0 {
         return Err(mmproj.gguf_error("`clip.vision.preproc_image_size` is 0".into()));
@@ -178,14 +176,14 @@ pub fn image_processor_config(mmproj: &GgufFile) -> Result<ImageProcessorConfig>
         }
     };
     let defaults = ImageProcessorConfig::default();
-    let image_std = channels("clip.vision.image_std")?.unwrap_or(defaults.image_std);
+    let image_std = channels(keys::CLIP_IMAGE_STD)?.unwrap_or(defaults.image_std);
     if image_std.contains(&0.0) {
         return Err(mmproj.gguf_error("`clip.vision.image_std` has a 0: division by zero".into()));
     }
     Ok(ImageProcessorConfig {
         longest_edge,
         max_image_longest_edge: image_size,
-        image_mean: channels("clip.vision.image_mean")?.unwrap_or(defaults.image_mean),
+        image_mean: channels(keys::CLIP_IMAGE_MEAN)?.unwrap_or(defaults.image_mean),
         image_std,
         ..defaults
     })
@@ -194,10 +192,8 @@ pub fn image_processor_config(mmproj: &GgufFile) -> Result<ImageProcessorConfig>
 /// The ids that stop generation: `tokenizer.ggml.eos_token_id`.
 pub fn generation_config(text: &GgufFile) -> Result<GenerationConfig> {
     Ok(GenerationConfig {
-        eos_token_id: text
-            .u32_opt("tokenizer.ggml.eos_token_id")?
-            .map(TokenIds::One),
-        bos_token_id: text.u32_opt("tokenizer.ggml.bos_token_id")?,
-        pad_token_id: text.u32_opt("tokenizer.ggml.padding_token_id")?,
+        eos_token_id: text.u32_opt(keys::TOKENIZER_EOS_ID)?.map(TokenIds::One),
+        bos_token_id: text.u32_opt(keys::TOKENIZER_BOS_ID)?,
+        pad_token_id: text.u32_opt(keys::TOKENIZER_PAD_ID)?,
     })
 }

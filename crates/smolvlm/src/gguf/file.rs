@@ -10,6 +10,7 @@ use candle_core::quantized::{QStorage, QTensor};
 use candle_core::Device;
 
 use super::format::{self, Parsed, TensorInfo};
+use super::keys;
 use crate::error::{Error, Result};
 
 /// The two halves of a SmolVLM2 GGUF pair.
@@ -271,28 +272,28 @@ impl GgufFile {
 
     /// `general.architecture`.
     pub fn architecture(&self) -> Result<&str> {
-        self.str("general.architecture")
+        self.str(keys::GENERAL_ARCHITECTURE)
     }
 
     /// Which half of a SmolVLM2 pair this is; any other GGUF is an error that says what
     /// it is instead.
     pub fn kind(&self) -> Result<GgufKind> {
         match self.architecture()? {
-            "llama" => Ok(GgufKind::Text),
-            "clip" => {
-                let projector = self.str_opt("clip.projector_type")?.ok_or_else(|| {
+            keys::ARCH_TEXT => Ok(GgufKind::Text),
+            keys::ARCH_MMPROJ => {
+                let projector = self.str_opt(keys::CLIP_PROJECTOR_TYPE)?.ok_or_else(|| {
                     self.error(
                         "an mmproj without `clip.projector_type` (an old llava-style file?): \
                          only idefics3 (SmolVLM) projectors are supported"
                             .into(),
                     )
                 })?;
-                if projector != "idefics3" {
+                if projector != keys::PROJECTOR_IDEFICS3 {
                     return Err(self.error(format!(
                         "mmproj projector type `{projector}` is not SmolVLM's: only `idefics3` is supported"
                     )));
                 }
-                if self.bool_opt("clip.has_vision_encoder")? != Some(true) {
+                if self.bool_opt(keys::CLIP_HAS_VISION_ENCODER)? != Some(true) {
                     return Err(self.error(
                         "the mmproj has no vision encoder (`clip.has_vision_encoder` is not true)"
                             .into(),

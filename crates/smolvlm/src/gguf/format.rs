@@ -13,6 +13,8 @@
 use candle_core::quantized::gguf_file::Value;
 use candle_core::quantized::GgmlDType;
 
+use super::keys;
+
 /// The first four bytes of every GGUF file.
 pub const MAGIC: &[u8; 4] = b"GGUF";
 /// The version llama.cpp writes (3 differs from 2 only by allowing big-endian files).
@@ -61,69 +63,10 @@ pub struct Parsed {
     pub alignment: usize,
 }
 
-/// GGML's type codes (`enum ggml_type` in ggml.h). candle keeps its own mapping private.
-pub fn dtype_from_code(code: u32) -> Option<GgmlDType> {
-    Some(match code {
-        0 => GgmlDType::F32,
-        1 => GgmlDType::F16,
-        2 => GgmlDType::Q4_0,
-        3 => GgmlDType::Q4_1,
-        6 => GgmlDType::Q5_0,
-        7 => GgmlDType::Q5_1,
-        8 => GgmlDType::Q8_0,
-        9 => GgmlDType::Q8_1,
-        10 => GgmlDType::Q2K,
-        11 => GgmlDType::Q3K,
-        12 => GgmlDType::Q4K,
-        13 => GgmlDType::Q5K,
-        14 => GgmlDType::Q6K,
-        15 => GgmlDType::Q8K,
-        30 => GgmlDType::BF16,
-        _ => return None,
-    })
-}
-
-/// The inverse of [`dtype_from_code`].
-pub fn dtype_code(dtype: GgmlDType) -> u32 {
-    match dtype {
-        GgmlDType::F32 => 0,
-        GgmlDType::F16 => 1,
-        GgmlDType::Q4_0 => 2,
-        GgmlDType::Q4_1 => 3,
-        GgmlDType::Q5_0 => 6,
-        GgmlDType::Q5_1 => 7,
-        GgmlDType::Q8_0 => 8,
-        GgmlDType::Q8_1 => 9,
-        GgmlDType::Q2K => 10,
-        GgmlDType::Q3K => 11,
-        GgmlDType::Q4K => 12,
-        GgmlDType::Q5K => 13,
-        GgmlDType::Q6K => 14,
-        GgmlDType::Q8K => 15,
-        GgmlDType::BF16 => 30,
-    }
-}
-
-/// The name llama.cpp prints for a type (`ggml_type_name`).
-pub fn dtype_name(dtype: GgmlDType) -> &'static str {
-    match dtype {
-        GgmlDType::F32 => "F32",
-        GgmlDType::F16 => "F16",
-        GgmlDType::BF16 => "BF16",
-        GgmlDType::Q4_0 => "Q4_0",
-        GgmlDType::Q4_1 => "Q4_1",
-        GgmlDType::Q5_0 => "Q5_0",
-        GgmlDType::Q5_1 => "Q5_1",
-        GgmlDType::Q8_0 => "Q8_0",
-        GgmlDType::Q8_1 => "Q8_1",
-        GgmlDType::Q2K => "Q2_K",
-        GgmlDType::Q3K => "Q3_K",
-        GgmlDType::Q4K => "Q4_K",
-        GgmlDType::Q5K => "Q5_K",
-        GgmlDType::Q6K => "Q6_K",
-        GgmlDType::Q8K => "Q8_K",
-    }
-}
+/// GGML's type codes (`enum ggml_type` in ggml.h) and names, from the table of types.
+pub use crate::weight_type::{
+    ggml_dtype_from_id as dtype_from_code, ggml_type_id as dtype_code, ggml_type_name as dtype_name,
+};
 
 // Value type codes (`enum gguf_type`).
 const T_U8: u32 = 0;
@@ -278,7 +221,7 @@ impl<'a> Reader<'a> {
 
 /// The GGUF value of `general.alignment`, if it is an unsigned integer.
 fn alignment_of(metadata: &[(String, Value)]) -> Result<usize, String> {
-    let Some((_, v)) = metadata.iter().find(|(k, _)| k == "general.alignment") else {
+    let Some((_, v)) = metadata.iter().find(|(k, _)| k == keys::GENERAL_ALIGNMENT) else {
         return Ok(DEFAULT_ALIGNMENT);
     };
     let a = match v {
@@ -528,7 +471,7 @@ mod tests {
     fn round_trip_keeps_metadata_order_and_tensor_bytes() {
         let meta = vec![
             (
-                "general.architecture".to_string(),
+                keys::GENERAL_ARCHITECTURE.to_string(),
                 Value::String("llama".into()),
             ),
             ("a.u32".to_string(), Value::U32(7)),
@@ -552,7 +495,7 @@ mod tests {
         let p = parse(&bytes).unwrap();
         assert_eq!(p.version, 3);
         let keys: Vec<&str> = p.metadata.iter().map(|(k, _)| k.as_str()).collect();
-        assert_eq!(keys, ["general.architecture", "a.u32", "a.list"]);
+        assert_eq!(keys, [keys::GENERAL_ARCHITECTURE, "a.u32", "a.list"]);
         assert_eq!(p.tensors[0].ne, vec![3, 2]);
         assert_eq!(p.tensors[0].dims(), vec![2, 3]);
         let t = &p.tensors[0];
@@ -561,12 +504,12 @@ mod tests {
 
     #[test]
     fn zero_alignment_is_an_error_not_a_division_by_zero() {
-        let meta = vec![("general.alignment".to_string(), Value::U32(32))];
+        let meta = vec![(keys::GENERAL_ALIGNMENT.to_string(), Value::U32(32))];
         let mut bytes = write(&meta, &[]).unwrap();
         // Patch the stored alignment value (the last 4 bytes of the only key/value) to 0.
-        let key_end = 4 + 4 + 8 + 8 + 8 + "general.alignment".len() + 4;
+        let key_end = 4 + 4 + 8 + 8 + 8 + keys::GENERAL_ALIGNMENT.len() + 4;
         bytes[key_end..key_end + 4].copy_from_slice(&0u32.to_le_bytes());
         let err = parse(&bytes).unwrap_err();
-        assert!(err.contains("general.alignment"), "{err}");
+        assert!(err.contains(keys::GENERAL_ALIGNMENT), "{err}");
     }
 }

@@ -27,6 +27,7 @@
 mod config;
 mod file;
 pub mod format;
+pub mod keys;
 mod names;
 pub mod quantize;
 mod source;
@@ -99,7 +100,7 @@ impl GgufPair {
 
     /// The model config; `<image>`'s id is looked up in the vocabulary.
     pub fn config(&self) -> Result<Config> {
-        let tokens = self.text.strings("tokenizer.ggml.tokens")?;
+        let tokens = self.text.strings(keys::TOKENIZER_TOKENS)?;
         let image = crate::tokenizer::SpecialTokenNames::default().image;
         let id = tokens.iter().position(|t| *t == image).ok_or_else(|| {
             self.text.gguf_error(format!(

@@ -33,6 +33,7 @@ use candle_core::{Device, Tensor};
 use serde_json::Value as Json;
 
 use super::format::{self, dtype_name, TensorOut};
+use super::keys;
 use super::names::{self, Part, Rope};
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -277,7 +278,7 @@ fn choose_types(
             ty.converter_type()
         };
         let mut from = None;
-        if dtype == GgmlDType::Q8_0 && !row_len.is_multiple_of(32) {
+        if dtype == GgmlDType::Q8_0 && !row_len.is_multiple_of(dtype.block_size()) {
             // gguf-py raises QuantError and the converter writes F16 instead.
             from = Some(dtype);
             dtype = GgmlDType::F16;
@@ -542,32 +543,42 @@ fn tokenizer_metadata(ckpt: &Checkpoint, config: &Config) -> Result<Vec<(String,
 
     let mut meta = Vec::new();
     if let Some(b) = tok_config["add_prefix_space"].as_bool() {
-        meta.push(("tokenizer.ggml.add_space_prefix".into(), Value::Bool(b)));
+        meta.push((keys::TOKENIZER_ADD_SPACE_PREFIX.into(), Value::Bool(b)));
     }
-    meta.push(("tokenizer.ggml.model".into(), string("gpt2")));
-    meta.push(("tokenizer.ggml.pre".into(), string("smollm")));
-    meta.push(("tokenizer.ggml.tokens".into(), Value::Array(tokens)));
-    meta.push(("tokenizer.ggml.token_type".into(), Value::Array(types)));
-    meta.push(("tokenizer.ggml.merges".into(), Value::Array(merges)));
+    meta.push((
+        keys::TOKENIZER_MODEL.into(),
+        string(keys::TOKENIZER_MODEL_GPT2),
+    ));
+    meta.push((
+        keys::TOKENIZER_PRE.into(),
+        string(keys::TOKENIZER_PRE_SMOLLM),
+    ));
+    meta.push((keys::TOKENIZER_TOKENS.into(), Value::Array(tokens)));
+    meta.push((keys::TOKENIZER_TOKEN_TYPE.into(), Value::Array(types)));
+    meta.push((keys::TOKENIZER_MERGES.into(), Value::Array(merges)));
     for (typ, id) in ids {
         let key = match typ {
-            "bos" => "bos_token_id",
-            "eos" => "eos_token_id",
-            "unk" => "unknown_token_id",
-            "sep" => "seperator_token_id", // sic: gguf-py's spelling
-            "pad" => "padding_token_id",
-            "cls" => "cls_token_id",
-            _ => "mask_token_id",
+            "bos" => keys::TOKENIZER_BOS_ID,
+            "eos" => keys::TOKENIZER_EOS_ID,
+            "unk" => keys::TOKENIZER_UNK_ID,
+            "sep" => keys::TOKENIZER_SEP_ID,
+            "pad" => keys::TOKENIZER_PAD_ID,
+            "cls" => keys::TOKENIZER_CLS_ID,
+            _ => keys::TOKENIZER_MASK_ID,
         };
-        meta.push((format!("tokenizer.ggml.{key}"), Value::U32(id)));
+        meta.push((key.into(), Value::U32(id)));
     }
     for (typ, b) in add {
-        if matches!(typ, "bos" | "eos" | "sep") {
-            meta.push((format!("tokenizer.ggml.add_{typ}_token"), Value::Bool(b)));
-        }
+        let key = match typ {
+            "bos" => keys::TOKENIZER_ADD_BOS,
+            "eos" => keys::TOKENIZER_ADD_EOS,
+            "sep" => keys::TOKENIZER_ADD_SEP,
+            _ => continue,
+        };
+        meta.push((key.into(), Value::Bool(b)));
     }
     if let Some(t) = template {
-        meta.push(("tokenizer.chat_template".into(), Value::String(t)));
+        meta.push((keys::TOKENIZER_CHAT_TEMPLATE.into(), Value::String(t)));
     }
     Ok(meta)
 }
@@ -725,49 +736,58 @@ pub fn quantize_checkpoint(mut ckpt: Checkpoint, ty: QuantType) -> Result<GgufPa
     let text_tensors = build_tensors(&source, Part::Text, ty, &config, &mut log)?;
     let t = &config.text;
     let mut meta: Vec<(String, Value)> = vec![
-        ("general.architecture".into(), string("llama")),
-        ("general.type".into(), string("model")),
-        ("general.name".into(), string(&name)),
+        (keys::GENERAL_ARCHITECTURE.into(), string(keys::ARCH_TEXT)),
+        (keys::GENERAL_TYPE.into(), string("model")),
+        (keys::GENERAL_NAME.into(), string(&name)),
         (
-            "general.size_label".into(),
+            keys::GENERAL_SIZE_LABEL.into(),
             string(&size_label(param_count(&text_tensors))),
         ),
-        ("llama.block_count".into(), u32v(t.num_hidden_layers)),
         (
-            "llama.context_length".into(),
+            keys::text_key(keys::llm::BLOCK_COUNT),
+            u32v(t.num_hidden_layers),
+        ),
+        (
+            keys::text_key(keys::llm::CONTEXT_LENGTH),
             u32v(t.max_position_embeddings),
         ),
-        ("llama.embedding_length".into(), u32v(t.hidden_size)),
         (
-            "llama.feed_forward_length".into(),
+            keys::text_key(keys::llm::EMBEDDING_LENGTH),
+            u32v(t.hidden_size),
+        ),
+        (
+            keys::text_key(keys::llm::FEED_FORWARD_LENGTH),
             u32v(t.intermediate_size),
         ),
         (
-            "llama.attention.head_count".into(),
+            keys::text_key(keys::llm::HEAD_COUNT),
             u32v(t.num_attention_heads),
         ),
         (
-            "llama.attention.head_count_kv".into(),
+            keys::text_key(keys::llm::HEAD_COUNT_KV),
             u32v(t.num_key_value_heads()),
         ),
         (
-            "llama.rope.freq_base".into(),
+            keys::text_key(keys::llm::ROPE_FREQ_BASE),
             Value::F32(t.rope_theta() as f32),
         ),
         (
-            "llama.attention.layer_norm_rms_epsilon".into(),
+            keys::text_key(keys::llm::LAYER_NORM_RMS_EPSILON),
             Value::F32(t.rms_norm_eps as f32),
         ),
     ];
     if t.head_dim.is_some() {
-        meta.push(("llama.attention.key_length".into(), u32v(t.head_dim())));
-        meta.push(("llama.attention.value_length".into(), u32v(t.head_dim())));
+        meta.push((keys::text_key(keys::llm::KEY_LENGTH), u32v(t.head_dim())));
+        meta.push((keys::text_key(keys::llm::VALUE_LENGTH), u32v(t.head_dim())));
     }
-    meta.push(("general.file_type".into(), Value::U32(ty.file_type())));
-    meta.push(("llama.vocab_size".into(), u32v(t.vocab_size)));
-    meta.push(("llama.rope.dimension_count".into(), u32v(t.head_dim())));
+    meta.push((keys::GENERAL_FILE_TYPE.into(), Value::U32(ty.file_type())));
+    meta.push((keys::text_key(keys::llm::VOCAB_SIZE), u32v(t.vocab_size)));
+    meta.push((
+        keys::text_key(keys::llm::ROPE_DIMENSION_COUNT),
+        u32v(t.head_dim()),
+    ));
     // GGML_QNT_VERSION
-    meta.push(("general.quantization_version".into(), Value::U32(2)));
+    meta.push((keys::GENERAL_QUANTIZATION_VERSION.into(), Value::U32(2)));
     meta.extend(tokenizer_metadata(&ckpt, &config)?);
     let text = serialize(&text_name, &meta, &text_tensors)?;
     drop(text_tensors);
@@ -807,48 +827,45 @@ pub fn quantize_checkpoint(mut ckpt: Checkpoint, ty: QuantType) -> Result<GgufPa
         .map(|n| n as usize)
         .unwrap_or(v.image_size);
     let mm_meta: Vec<(String, Value)> = vec![
-        ("general.architecture".into(), string("clip")),
-        ("general.type".into(), string("mmproj")),
-        ("general.name".into(), string(&name)),
+        (keys::GENERAL_ARCHITECTURE.into(), string(keys::ARCH_MMPROJ)),
+        (keys::GENERAL_TYPE.into(), string("mmproj")),
+        (keys::GENERAL_NAME.into(), string(&name)),
         (
-            "general.size_label".into(),
+            keys::GENERAL_SIZE_LABEL.into(),
             string(&size_label(param_count(&mm_tensors))),
         ),
-        ("general.file_type".into(), Value::U32(ty.file_type())),
-        ("clip.has_vision_encoder".into(), Value::Bool(true)),
-        ("clip.vision.projection_dim".into(), u32v(t.hidden_size)),
-        ("clip.vision.image_size".into(), u32v(v.image_size)),
-        ("clip.vision.patch_size".into(), u32v(v.patch_size)),
-        ("clip.vision.embedding_length".into(), u32v(v.hidden_size)),
+        (keys::GENERAL_FILE_TYPE.into(), Value::U32(ty.file_type())),
+        (keys::CLIP_HAS_VISION_ENCODER.into(), Value::Bool(true)),
+        (keys::CLIP_PROJECTION_DIM.into(), u32v(t.hidden_size)),
+        (keys::CLIP_IMAGE_SIZE.into(), u32v(v.image_size)),
+        (keys::CLIP_PATCH_SIZE.into(), u32v(v.patch_size)),
+        (keys::CLIP_EMBEDDING_LENGTH.into(), u32v(v.hidden_size)),
         (
-            "clip.vision.feed_forward_length".into(),
+            keys::CLIP_FEED_FORWARD_LENGTH.into(),
             u32v(v.intermediate_size),
         ),
-        ("clip.vision.block_count".into(), u32v(v.num_hidden_layers)),
+        (keys::CLIP_BLOCK_COUNT.into(), u32v(v.num_hidden_layers)),
+        (keys::CLIP_HEAD_COUNT.into(), u32v(v.num_attention_heads)),
         (
-            "clip.vision.attention.head_count".into(),
-            u32v(v.num_attention_heads),
-        ),
-        (
-            "clip.vision.image_mean".into(),
+            keys::CLIP_IMAGE_MEAN.into(),
             channels("image_mean", defaults.image_mean)?,
         ),
         (
-            "clip.vision.image_std".into(),
+            keys::CLIP_IMAGE_STD.into(),
             channels("image_std", defaults.image_std)?,
         ),
-        ("clip.projector_type".into(), string("idefics3")),
         (
-            "clip.vision.attention.layer_norm_epsilon".into(),
+            keys::CLIP_PROJECTOR_TYPE.into(),
+            string(keys::PROJECTOR_IDEFICS3),
+        ),
+        (
+            keys::CLIP_LAYER_NORM_EPSILON.into(),
             Value::F32(v.layer_norm_eps as f32),
         ),
-        (
-            "clip.vision.projector.scale_factor".into(),
-            u32v(config.scale_factor),
-        ),
-        ("clip.use_gelu".into(), Value::Bool(true)),
-        ("clip.vision.preproc_image_size".into(), u32v(preproc_size)),
-        ("general.quantization_version".into(), Value::U32(2)),
+        (keys::CLIP_SCALE_FACTOR.into(), u32v(config.scale_factor)),
+        (keys::CLIP_USE_GELU.into(), Value::Bool(true)),
+        (keys::CLIP_PREPROC_IMAGE_SIZE.into(), u32v(preproc_size)),
+        (keys::GENERAL_QUANTIZATION_VERSION.into(), Value::U32(2)),
     ];
     if v.hidden_act != candle_nn::Activation::GeluPytorchTanh {
         return Err(Error::Unsupported(format!(

@@ -18,6 +18,7 @@ use tokenizers::processors::template::TemplateProcessing;
 use tokenizers::AddedToken;
 
 use super::file::GgufFile;
+use super::keys;
 use crate::error::Result;
 use crate::tokenizer::{SpecialTokenNames, Tokenizer, TokenizerConfig};
 
@@ -35,7 +36,9 @@ pub const SMOLVLM2_CHAT_TEMPLATE: &str = "<|im_start|>{% for message in messages
 fn pre_tokenizer(file: &GgufFile, pre: &str) -> Result<Sequence> {
     let byte_level = ByteLevel::new(false, true, true);
     Ok(match pre {
-        "smollm" => Sequence::new(vec![Digits::new(true).into(), byte_level.into()]),
+        keys::TOKENIZER_PRE_SMOLLM => {
+            Sequence::new(vec![Digits::new(true).into(), byte_level.into()])
+        }
         // llama.cpp's default BPE pre-tokenizer is GPT-2's regex, which ByteLevel applies.
         "gpt2" | "default" => Sequence::new(vec![byte_level.into()]),
         other => {
@@ -64,15 +67,15 @@ fn token_name(file: &GgufFile, tokens: &[&str], key: &str) -> Result<Option<Stri
 
 /// Rebuilds the tokenizer of a text GGUF (`tokenizer.ggml.model = gpt2`).
 pub fn tokenizer_from_gguf(file: &GgufFile) -> Result<Tokenizer> {
-    let model = file.str("tokenizer.ggml.model")?;
-    if model != "gpt2" {
+    let model = file.str(keys::TOKENIZER_MODEL)?;
+    if model != keys::TOKENIZER_MODEL_GPT2 {
         return Err(file.gguf_error(format!(
             "tokenizer model `{model}` is not byte-level BPE (`gpt2`, SmolVLM2's); put the \
              checkpoint's tokenizer.json beside the GGUF instead"
         )));
     }
-    let tokens = file.strings("tokenizer.ggml.tokens")?;
-    let types = match file.i32s_opt("tokenizer.ggml.token_type")? {
+    let tokens = file.strings(keys::TOKENIZER_TOKENS)?;
+    let types = match file.i32s_opt(keys::TOKENIZER_TOKEN_TYPE)? {
         Some(types) if types.len() == tokens.len() => types,
         Some(types) => {
             return Err(file.gguf_error(format!(
@@ -84,7 +87,7 @@ pub fn tokenizer_from_gguf(file: &GgufFile) -> Result<Tokenizer> {
         None => vec![NORMAL; tokens.len()],
     };
     let merges = file
-        .strings("tokenizer.ggml.merges")?
+        .strings(keys::TOKENIZER_MERGES)?
         .into_iter()
         .map(|m| {
             m.split_once(' ')
@@ -108,7 +111,7 @@ pub fn tokenizer_from_gguf(file: &GgufFile) -> Result<Tokenizer> {
     let mut inner = tokenizers::Tokenizer::new(bpe);
     inner.with_pre_tokenizer(Some(pre_tokenizer(
         file,
-        file.str_opt("tokenizer.ggml.pre")?.unwrap_or("default"),
+        file.str_opt(keys::TOKENIZER_PRE)?.unwrap_or("default"),
     )?));
     inner.with_decoder(Some(ByteLevel::default()));
 
@@ -130,12 +133,12 @@ pub fn tokenizer_from_gguf(file: &GgufFile) -> Result<Tokenizer> {
         .and_then(|_| inner.add_tokens(user))
         .map_err(|e| file.gguf_error(format!("adding the special tokens: {e}")))?;
 
-    let bos = token_name(file, &tokens, "tokenizer.ggml.bos_token_id")?;
-    let eos = token_name(file, &tokens, "tokenizer.ggml.eos_token_id")?;
-    let pad = token_name(file, &tokens, "tokenizer.ggml.padding_token_id")?;
-    let unk = token_name(file, &tokens, "tokenizer.ggml.unknown_token_id")?;
-    let add_bos = file.bool_opt("tokenizer.ggml.add_bos_token")? == Some(true);
-    let add_eos = file.bool_opt("tokenizer.ggml.add_eos_token")? == Some(true);
+    let bos = token_name(file, &tokens, keys::TOKENIZER_BOS_ID)?;
+    let eos = token_name(file, &tokens, keys::TOKENIZER_EOS_ID)?;
+    let pad = token_name(file, &tokens, keys::TOKENIZER_PAD_ID)?;
+    let unk = token_name(file, &tokens, keys::TOKENIZER_UNK_ID)?;
+    let add_bos = file.bool_opt(keys::TOKENIZER_ADD_BOS)? == Some(true);
+    let add_eos = file.bool_opt(keys::TOKENIZER_ADD_EOS)? == Some(true);
     if add_bos || add_eos {
         inner.with_post_processor(Some(template(file, &tokens, add_bos, add_eos)?));
     }
@@ -181,8 +184,8 @@ fn template(
         }
         Ok(Some((name, file.u32(key)?)))
     };
-    let bos = special(add_bos, "tokenizer.ggml.bos_token_id")?;
-    let eos = special(add_eos, "tokenizer.ggml.eos_token_id")?;
+    let bos = special(add_bos, keys::TOKENIZER_BOS_ID)?;
+    let eos = special(add_eos, keys::TOKENIZER_EOS_ID)?;
     let around = |seq: &str, suffix: &str| -> String {
         let mut parts = Vec::new();
         parts.extend(bos.iter().map(|(n, _)| format!("{n}{suffix}")));
@@ -205,7 +208,7 @@ fn template(
 /// The chat template of a text GGUF, or SmolVLM2's when the file has none.
 pub fn chat_template_from_gguf(file: &GgufFile) -> Result<String> {
     Ok(file
-        .str_opt("tokenizer.chat_template")?
+        .str_opt(keys::TOKENIZER_CHAT_TEMPLATE)?
         .unwrap_or(SMOLVLM2_CHAT_TEMPLATE)
         .to_string())
 }

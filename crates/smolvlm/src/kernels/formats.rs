@@ -1,7 +1,8 @@
-//! Weight storage types and their GGML block layouts, byte for byte as ggml writes them
-//! (`ggml-common.h`), so the bytes of a GGUF tensor (or of candle's `QTensor::data`) are
-//! used as they are. Scalar dequantization here is the reference every SIMD kernel is
-//! tested against, and the path for row gathers (embeddings).
+//! Reading ggml's block layouts (the table of types and layouts is
+//! [`crate::weight_type`]), byte for byte as ggml writes them (`ggml-common.h`), so the
+//! bytes of a GGUF tensor (or of candle's `QTensor::data`) are used as they are. Scalar
+//! dequantization here is the reference every SIMD kernel is tested against, and the path
+//! for row gathers (embeddings).
 //!
 //! Reference: ggml `ggml-common.h` (block structs) and `ggml-quants.c`
 //! (`dequantize_row_*`, `quantize_row_q8_0`, `quantize_row_q8_K`).
@@ -9,92 +10,29 @@
 
 use half::f16;
 
-/// Elements per block of the 32-element formats (Q8_0, Q4_0, Q5_0).
-pub const QK: usize = 32;
-/// Elements per super-block of the k-quants (Q4_K, Q6_K) and of Q8_K activations.
-pub const QK_K: usize = 256;
+pub use crate::weight_type::{blocks, WeightType, QK, QK_K};
 
-/// How a weight matrix is stored in memory.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum WeightType {
-    F32,
-    F16,
-    /// `{ f16 d; i8 qs[32]; }`: x = d * q.
-    Q8_0,
-    /// `{ f16 d; u8 qs[16]; }`: x = d * (nibble - 8); low nibbles are elements 0..16.
-    Q4_0,
-    /// `{ f16 d; u8 qh[4]; u8 qs[16]; }`: x = d * ((nibble | high bit << 4) - 16).
-    Q5_0,
-    /// `{ f16 d; f16 dmin; u8 scales[12]; u8 qs[128]; }`: eight sub-blocks of 32 with
-    /// 6-bit scales and mins: x = d * sc * nibble - dmin * m.
-    Q4K,
-    /// `{ u8 ql[128]; u8 qh[64]; i8 scales[16]; f16 d; }`: sixteen sub-blocks of 16:
-    /// x = d * sc * (6-bit q - 32).
-    Q6K,
-}
+use blocks::{Q4K, Q4_0, Q5_0, Q6K, Q8_0};
 
-impl WeightType {
-    pub const ALL: [WeightType; 7] = [
-        Self::F32,
-        Self::F16,
-        Self::Q8_0,
-        Self::Q4_0,
-        Self::Q5_0,
-        Self::Q4K,
-        Self::Q6K,
-    ];
+/// The `KIND` parameter of the SIMD kernels over the 32-element formats (const generics
+/// take integers, not enums): which format a monomorphized kernel reads.
+#[allow(dead_code)] // only the SIMD kernels (x86_64, wasm32 with simd128) use them
+pub(crate) const KIND_Q8_0: u8 = 0;
+#[allow(dead_code)]
+pub(crate) const KIND_Q4_0: u8 = 1;
+#[allow(dead_code)]
+pub(crate) const KIND_Q5_0: u8 = 2;
 
-    /// Elements per block.
-    pub const fn block_elems(self) -> usize {
-        match self {
-            Self::F32 | Self::F16 => 1,
-            Self::Q8_0 | Self::Q4_0 | Self::Q5_0 => QK,
-            Self::Q4K | Self::Q6K => QK_K,
-        }
-    }
+// The kernels over the 32-element formats read the scale at the block's start.
+const _: () = assert!(Q8_0::D == 0 && Q4_0::D == 0 && Q5_0::D == 0);
 
-    /// Bytes per block.
-    pub const fn block_bytes(self) -> usize {
-        match self {
-            Self::F32 => 4,
-            Self::F16 => 2,
-            Self::Q8_0 => 34,
-            Self::Q4_0 => 18,
-            Self::Q5_0 => 22,
-            Self::Q4K => 144,
-            Self::Q6K => 210,
-        }
-    }
-
-    /// Bytes of one row of `cols` elements, or None when `cols` is not a whole number of
-    /// blocks.
-    pub fn row_bytes(self, cols: usize) -> Option<usize> {
-        if cols % self.block_elems() != 0 {
-            return None;
-        }
-        (cols / self.block_elems()).checked_mul(self.block_bytes())
-    }
-
-    pub const fn name(self) -> &'static str {
-        match self {
-            Self::F32 => "f32",
-            Self::F16 => "f16",
-            Self::Q8_0 => "q8_0",
-            Self::Q4_0 => "q4_0",
-            Self::Q5_0 => "q5_0",
-            Self::Q4K => "q4_k",
-            Self::Q6K => "q6_k",
-        }
-    }
-
-    pub const fn is_quantized(self) -> bool {
-        !matches!(self, Self::F32 | Self::F16)
-    }
-}
-
-impl std::fmt::Display for WeightType {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
+/// Bytes of one block of the 32-element format `kind` (a constant in each kernel).
+#[allow(dead_code)]
+pub(crate) const fn block32_bytes(kind: u8) -> usize {
+    match kind {
+        KIND_Q8_0 => Q8_0::BYTES,
+        KIND_Q4_0 => Q4_0::BYTES,
+        _ => Q5_0::BYTES,
     }
 }
 
@@ -152,39 +90,40 @@ pub fn dequantize_row(ty: WeightType, bytes: &[u8], out: &mut [f32]) {
         }
         WeightType::Q8_0 => {
             for (y, b) in out.chunks_exact_mut(QK).zip(bytes.chunks_exact(bb)) {
-                let d = f16_at(b, 0);
-                for (y, &q) in y.iter_mut().zip(&b[2..34]) {
+                let d = f16_at(b, Q8_0::D);
+                for (y, &q) in y.iter_mut().zip(&b[Q8_0::QS..Q8_0::BYTES]) {
                     *y = d * (q as i8) as f32;
                 }
             }
         }
         WeightType::Q4_0 => {
             for (y, b) in out.chunks_exact_mut(QK).zip(bytes.chunks_exact(bb)) {
-                let d = f16_at(b, 0);
+                let d = f16_at(b, Q4_0::D);
                 for j in 0..16 {
-                    y[j] = d * ((b[2 + j] & 0xF) as i32 - 8) as f32;
-                    y[j + 16] = d * ((b[2 + j] >> 4) as i32 - 8) as f32;
+                    y[j] = d * ((b[Q4_0::QS + j] & 0xF) as i32 - 8) as f32;
+                    y[j + 16] = d * ((b[Q4_0::QS + j] >> 4) as i32 - 8) as f32;
                 }
             }
         }
         WeightType::Q5_0 => {
             for (y, b) in out.chunks_exact_mut(QK).zip(bytes.chunks_exact(bb)) {
-                let d = f16_at(b, 0);
-                let qh = u32::from_le_bytes([b[2], b[3], b[4], b[5]]);
+                let d = f16_at(b, Q5_0::D);
+                let h = Q5_0::QH;
+                let qh = u32::from_le_bytes([b[h], b[h + 1], b[h + 2], b[h + 3]]);
                 for j in 0..16 {
                     let h0 = ((qh >> j) << 4) & 0x10;
                     let h1 = (qh >> (j + 12)) & 0x10;
-                    y[j] = d * (((b[6 + j] as u32 & 0xF) | h0) as i32 - 16) as f32;
-                    y[j + 16] = d * (((b[6 + j] as u32 >> 4) | h1) as i32 - 16) as f32;
+                    y[j] = d * (((b[Q5_0::QS + j] as u32 & 0xF) | h0) as i32 - 16) as f32;
+                    y[j + 16] = d * (((b[Q5_0::QS + j] as u32 >> 4) | h1) as i32 - 16) as f32;
                 }
             }
         }
         WeightType::Q4K => {
             for (y, b) in out.chunks_exact_mut(QK_K).zip(bytes.chunks_exact(bb)) {
-                let d = f16_at(b, 0);
-                let dmin = f16_at(b, 2);
-                let scales = &b[4..16];
-                let qs = &b[16..144];
+                let d = f16_at(b, Q4K::D);
+                let dmin = f16_at(b, Q4K::DMIN);
+                let scales = &b[Q4K::SCALES..Q4K::QS];
+                let qs = &b[Q4K::QS..Q4K::BYTES];
                 for j in 0..4 {
                     let (s1, m1) = q4k_scale_min(2 * j, scales);
                     let (s2, m2) = q4k_scale_min(2 * j + 1, scales);
@@ -201,11 +140,16 @@ pub fn dequantize_row(ty: WeightType, bytes: &[u8], out: &mut [f32]) {
         }
         WeightType::Q6K => {
             for (y, b) in out.chunks_exact_mut(QK_K).zip(bytes.chunks_exact(bb)) {
-                let d = f16_at(b, 208);
+                let d = f16_at(b, Q6K::D);
                 for half in 0..2 {
-                    let ql = &b[64 * half..64 * half + 64];
-                    let qh = &b[128 + 32 * half..128 + 32 * half + 32];
-                    let sc = &b[192 + 8 * half..192 + 8 * half + 8];
+                    let (ql, qh, sc) = (
+                        Q6K::QL + 64 * half,
+                        Q6K::QH + 32 * half,
+                        Q6K::SCALES + 8 * half,
+                    );
+                    let ql = &b[ql..ql + 64];
+                    let qh = &b[qh..qh + 32];
+                    let sc = &b[sc..sc + 8];
                     let y = &mut y[128 * half..128 * half + 128];
                     for l in 0..32 {
                         let is = l / 16;

@@ -5,6 +5,7 @@
 
 use super::acts::{Q8Blocks, Q8KBlocks};
 use super::formats::{f16_at, q4k_scale_min, WeightType, QK, QK_K};
+use crate::weight_type::blocks::{Q4K, Q4_0, Q5_0, Q6K, Q8_0};
 
 /// Dot product of one weight row (`row`, stored as `ty`) with token `t` of the
 /// activations: `x` for float weights, `q8` for Q8_0/Q4_0/Q5_0, `q8k` for the k-quants.
@@ -44,6 +45,7 @@ pub fn dot_row(
                 let mut w = [0i32; QK];
                 decode_block32(ty, blk, &mut w);
                 let s: i32 = w.iter().zip(xq).map(|(&w, &x)| w * x as i32).sum();
+                // The scale leads all three formats (checked in formats.rs).
                 sum += f16_at(blk, 0) * a.d[t * nb + b] * s as f32;
             }
             sum
@@ -57,8 +59,8 @@ pub fn dot_row(
             for (b, blk) in row.chunks_exact(ty.block_bytes()).enumerate() {
                 let xq = &a.qs[(t * nb + b) * QK_K..][..QK_K];
                 let bs = &a.bsums[(t * nb + b) * 16..][..16];
-                let (d, dmin) = (f16_at(blk, 0), f16_at(blk, 2));
-                let (scales, qs) = (&blk[4..16], &blk[16..144]);
+                let (d, dmin) = (f16_at(blk, Q4K::D), f16_at(blk, Q4K::DMIN));
+                let (scales, qs) = (&blk[Q4K::SCALES..Q4K::QS], &blk[Q4K::QS..Q4K::BYTES]);
                 let (mut si, mut mi) = (0i32, 0i32);
                 for j in 0..8 {
                     let (sc, m) = q4k_scale_min(j, scales);
@@ -88,9 +90,9 @@ pub fn dot_row(
                 let mut si = 0i32;
                 for j in 0..16 {
                     let s: i32 = (16 * j..16 * j + 16).map(|l| w[l] * xq[l] as i32).sum();
-                    si += (blk[192 + j] as i8) as i32 * s;
+                    si += (blk[Q6K::SCALES + j] as i8) as i32 * s;
                 }
-                sum += f16_at(blk, 208) * a.d[t * nb + b] * si as f32;
+                sum += f16_at(blk, Q6K::D) * a.d[t * nb + b] * si as f32;
             }
             sum
         }
@@ -101,23 +103,24 @@ pub fn dot_row(
 fn decode_block32(ty: WeightType, blk: &[u8], w: &mut [i32; QK]) {
     match ty {
         WeightType::Q8_0 => {
-            for (w, &q) in w.iter_mut().zip(&blk[2..34]) {
+            for (w, &q) in w.iter_mut().zip(&blk[Q8_0::QS..Q8_0::BYTES]) {
                 *w = (q as i8) as i32;
             }
         }
         WeightType::Q4_0 => {
             for j in 0..16 {
-                w[j] = (blk[2 + j] & 0xF) as i32 - 8;
-                w[j + 16] = (blk[2 + j] >> 4) as i32 - 8;
+                w[j] = (blk[Q4_0::QS + j] & 0xF) as i32 - 8;
+                w[j + 16] = (blk[Q4_0::QS + j] >> 4) as i32 - 8;
             }
         }
         WeightType::Q5_0 => {
-            let qh = u32::from_le_bytes([blk[2], blk[3], blk[4], blk[5]]);
+            let h = Q5_0::QH;
+            let qh = u32::from_le_bytes([blk[h], blk[h + 1], blk[h + 2], blk[h + 3]]);
             for j in 0..16 {
                 let h0 = ((qh >> j) & 1) << 4;
                 let h1 = ((qh >> (j + 16)) & 1) << 4;
-                w[j] = ((blk[6 + j] as u32 & 0xF) | h0) as i32 - 16;
-                w[j + 16] = ((blk[6 + j] as u32 >> 4) | h1) as i32 - 16;
+                w[j] = ((blk[Q5_0::QS + j] as u32 & 0xF) | h0) as i32 - 16;
+                w[j + 16] = ((blk[Q5_0::QS + j] as u32 >> 4) | h1) as i32 - 16;
             }
         }
         _ => unreachable!("not a 32-element block type"),
@@ -127,8 +130,8 @@ fn decode_block32(ty: WeightType, blk: &[u8], w: &mut [i32; QK]) {
 /// The 6-bit values minus 32 of a Q6_K block, in element order.
 fn decode_q6k(blk: &[u8], w: &mut [i32; QK_K]) {
     for half in 0..2 {
-        let ql = &blk[64 * half..];
-        let qh = &blk[128 + 32 * half..];
+        let ql = &blk[Q6K::QL + 64 * half..];
+        let qh = &blk[Q6K::QH + 32 * half..];
         let w = &mut w[128 * half..];
         for l in 0..32 {
             w[l] = ((ql[l] & 0xF) | ((qh[l] & 3) << 4)) as i32 - 32;

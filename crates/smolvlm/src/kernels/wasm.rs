@@ -9,7 +9,9 @@
 
 use core::arch::wasm32::*;
 
+use super::formats::{block32_bytes, KIND_Q4_0, KIND_Q5_0, KIND_Q8_0, QK, QK_K};
 use super::matmul::Args;
+use crate::weight_type::blocks::{Q4K, Q4_0, Q5_0, Q6K, Q8_0};
 
 #[inline(always)]
 unsafe fn load(p: *const u8) -> v128 {
@@ -101,15 +103,12 @@ unsafe fn touch_next_tile<const R: usize, const T: usize>(a: &Args, at: *const u
     }
 }
 
-/// Signed 32-element blocks (KIND 0: Q8_0, 1: Q4_0, 2: Q5_0) against Q8 activations.
+/// Signed 32-element blocks (Q8_0, Q4_0, Q5_0) against Q8 activations.
 #[inline(always)]
 unsafe fn block32<const R: usize, const T: usize, const KIND: u8>(a: &Args, r0: usize, t0: usize) {
-    let nb = a.cols / 32;
-    let bb = match KIND {
-        0 => 34,
-        1 => 18,
-        _ => 22,
-    };
+    // Block sizes and offsets are constants of the table: as fast as literals.
+    let nb = a.cols / QK;
+    let bb = block32_bytes(KIND);
     let mut acc = [[f32x4_splat(0.0); T]; R];
     for b in 0..nb {
         let mut x0 = [i8x16_splat(0); T];
@@ -117,7 +116,7 @@ unsafe fn block32<const R: usize, const T: usize, const KIND: u8>(a: &Args, r0: 
         let mut dx = [0f32; T];
         for t in 0..T {
             let tok = t0 + t;
-            let p = a.xq.add(tok * a.cols + b * 32) as *const u8;
+            let p = a.xq.add(tok * a.cols + b * QK) as *const u8;
             x0[t] = load(p);
             x1[t] = load(p.add(16));
             dx[t] = *a.xd.add(tok * nb + b);
@@ -125,18 +124,18 @@ unsafe fn block32<const R: usize, const T: usize, const KIND: u8>(a: &Args, r0: 
         for r in 0..R {
             let blk = a.w.add((r0 + r) * a.row_bytes + b * bb);
             touch_next_tile::<R, T>(a, blk, bb);
-            let dw = f16_at(blk);
+            let dw = f16_at(blk); // the scale leads all three formats
             let (w0, w1) = match KIND {
-                0 => (load(blk.add(2)), load(blk.add(18))),
-                1 => {
-                    let v = load(blk.add(2));
+                KIND_Q8_0 => (load(blk.add(Q8_0::QS)), load(blk.add(Q8_0::QS + 16))),
+                KIND_Q4_0 => {
+                    let v = load(blk.add(Q4_0::QS));
                     let lo = v128_and(v, u8x16_splat(0x0F));
                     let hi = u8x16_shr(v, 4);
                     (i8x16_sub(lo, i8x16_splat(8)), i8x16_sub(hi, i8x16_splat(8)))
                 }
                 _ => {
-                    let qh = std::ptr::read_unaligned(blk.add(2) as *const u32);
-                    let v = load(blk.add(6));
+                    let qh = std::ptr::read_unaligned(blk.add(Q5_0::QH) as *const u32);
+                    let v = load(blk.add(Q5_0::QS));
                     let lo = v128_and(v, u8x16_splat(0x0F));
                     let hi = u8x16_shr(v, 4);
                     // (nibble | bit << 4) - 16: nibble | 0xF0 where the bit is clear.
@@ -158,29 +157,29 @@ unsafe fn block32<const R: usize, const T: usize, const KIND: u8>(a: &Args, r0: 
 }
 
 pub unsafe fn q8_0<const R: usize, const T: usize>(a: &Args, r0: usize, t0: usize) {
-    block32::<R, T, 0>(a, r0, t0)
+    block32::<R, T, KIND_Q8_0>(a, r0, t0)
 }
 
 pub unsafe fn q4_0<const R: usize, const T: usize>(a: &Args, r0: usize, t0: usize) {
-    block32::<R, T, 1>(a, r0, t0)
+    block32::<R, T, KIND_Q4_0>(a, r0, t0)
 }
 
 pub unsafe fn q5_0<const R: usize, const T: usize>(a: &Args, r0: usize, t0: usize) {
-    block32::<R, T, 2>(a, r0, t0)
+    block32::<R, T, KIND_Q5_0>(a, r0, t0)
 }
 
 /// Q4_K rows against Q8_K activations.
 pub unsafe fn q4_k<const R: usize, const T: usize>(a: &Args, r0: usize, t0: usize) {
-    let nb = a.cols / 256;
+    let nb = a.cols / QK_K;
     let m4 = u8x16_splat(0x0F);
     let mut acc = [[0f32; T]; R];
     for b in 0..nb {
         for r in 0..R {
-            let blk = a.w.add((r0 + r) * a.row_bytes + b * 144);
-            touch_next_tile::<R, T>(a, blk, 144);
-            let d = f16_at(blk);
-            let dmin = f16_at(blk.add(2));
-            let s = std::slice::from_raw_parts(blk.add(4), 12);
+            let blk = a.w.add((r0 + r) * a.row_bytes + b * Q4K::BYTES);
+            touch_next_tile::<R, T>(a, blk, Q4K::BYTES);
+            let d = f16_at(blk.add(Q4K::D));
+            let dmin = f16_at(blk.add(Q4K::DMIN));
+            let s = std::slice::from_raw_parts(blk.add(Q4K::SCALES), Q4K::QS - Q4K::SCALES);
             let mut sc = [0i32; 8];
             let mut mn = [0i32; 8];
             for j in 0..8 {
@@ -188,7 +187,7 @@ pub unsafe fn q4_k<const R: usize, const T: usize>(a: &Args, r0: usize, t0: usiz
                 sc[j] = x as i32;
                 mn[j] = m as i32;
             }
-            let qs = blk.add(16);
+            let qs = blk.add(Q4K::QS);
             let mut sumi = [i32x4_splat(0); T];
             for j in 0..4 {
                 let v0 = load(qs.add(32 * j));
@@ -196,7 +195,7 @@ pub unsafe fn q4_k<const R: usize, const T: usize>(a: &Args, r0: usize, t0: usiz
                 let (l0, l1) = (v128_and(v0, m4), v128_and(v1, m4));
                 let (h0, h1) = (u8x16_shr(v0, 4), u8x16_shr(v1, 4));
                 for t in 0..T {
-                    let x = a.xq.add((t0 + t) * a.cols + b * 256 + 64 * j) as *const u8;
+                    let x = a.xq.add((t0 + t) * a.cols + b * QK_K + 64 * j) as *const u8;
                     // Nibbles times bytes stay within ±1905; four pairs fit an i16 lane.
                     let lo = i16x8_add(
                         i16x8_add(
@@ -245,20 +244,21 @@ pub unsafe fn q4_k<const R: usize, const T: usize>(a: &Args, r0: usize, t0: usiz
 /// Q6_K rows against Q8_K activations (6-bit values unsigned; the offset of 32 comes off
 /// through the activations' 16-element sums).
 pub unsafe fn q6_k<const R: usize, const T: usize>(a: &Args, r0: usize, t0: usize) {
-    let nb = a.cols / 256;
+    let nb = a.cols / QK_K;
     let m4 = u8x16_splat(0x0F);
     let m3 = u8x16_splat(0x03);
     let mut acc = [[0f32; T]; R];
     for b in 0..nb {
         for r in 0..R {
-            let blk = a.w.add((r0 + r) * a.row_bytes + b * 210);
-            touch_next_tile::<R, T>(a, blk, 210);
-            let d = f16_at(blk.add(208));
-            let sc: [i32; 16] = std::array::from_fn(|j| *(blk.add(192 + j) as *const i8) as i32);
+            let blk = a.w.add((r0 + r) * a.row_bytes + b * Q6K::BYTES);
+            touch_next_tile::<R, T>(a, blk, Q6K::BYTES);
+            let d = f16_at(blk.add(Q6K::D));
+            let sc: [i32; 16] =
+                std::array::from_fn(|j| *(blk.add(Q6K::SCALES + j) as *const i8) as i32);
             let mut sumi = [i32x4_splat(0); T];
             for half in 0..2 {
-                let ql = blk.add(64 * half);
-                let qh = blk.add(128 + 32 * half);
+                let ql = blk.add(Q6K::QL + 64 * half);
+                let qh = blk.add(Q6K::QH + 32 * half);
                 // Two 16-byte halves of each 32-element chunk.
                 for k in 0..2 {
                     let lo = load(ql.add(16 * k));
@@ -282,7 +282,7 @@ pub unsafe fn q6_k<const R: usize, const T: usize>(a: &Args, r0: usize, t0: usiz
                         for t in 0..T {
                             let x = a
                                 .xq
-                                .add((t0 + t) * a.cols + b * 256 + 128 * half + 32 * i + 16 * k);
+                                .add((t0 + t) * a.cols + b * QK_K + 128 * half + 32 * i + 16 * k);
                             sumi[t] =
                                 i32x4_add(sumi[t], i32x4_mul(dot16(*qi, load(x as *const u8)), s));
                         }

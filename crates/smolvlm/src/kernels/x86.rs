@@ -13,7 +13,9 @@
 
 use std::arch::x86_64::*;
 
+use super::formats::{block32_bytes, KIND_Q4_0, KIND_Q5_0, KIND_Q8_0, QK, QK_K};
 use super::matmul::Args;
+use crate::weight_type::blocks::{Q4K, Q4_0, Q5_0, Q6K, Q8_0};
 
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
@@ -103,20 +105,12 @@ unsafe fn prefetch_next_tile<const R: usize, const T: usize>(a: &Args, at: *cons
     }
 }
 
-/// Bytes of one block of the 32-element formats: `KIND` 0 is Q8_0, 1 Q4_0, 2 Q5_0.
-const fn block32_bytes(kind: u8) -> usize {
-    match kind {
-        0 => 34,
-        1 => 18,
-        _ => 22,
-    }
-}
-
 /// Signed 32-element blocks (Q8_0, Q4_0, Q5_0) against Q8 activations.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn block32<const R: usize, const T: usize, const KIND: u8>(a: &Args, r0: usize, t0: usize) {
-    let nb = a.cols / 32;
+    // Block sizes and offsets are constants of the table: as fast as literals.
+    let nb = a.cols / QK;
     let bb = block32_bytes(KIND);
     let mut acc = [[_mm256_setzero_ps(); T]; R];
     for b in 0..nb {
@@ -124,21 +118,21 @@ unsafe fn block32<const R: usize, const T: usize, const KIND: u8>(a: &Args, r0: 
         let mut dx = [0f32; T];
         for t in 0..T {
             let tok = t0 + t;
-            xv[t] = load(a.xq.add(tok * a.cols + b * 32) as *const u8);
+            xv[t] = load(a.xq.add(tok * a.cols + b * QK) as *const u8);
             dx[t] = *a.xd.add(tok * nb + b);
         }
         for r in 0..R {
             let blk = a.w.add((r0 + r) * a.row_bytes + b * bb);
             prefetch_next_tile::<R, T>(a, blk, bb);
-            let dw = f16_at(blk);
+            let dw = f16_at(blk); // the scale leads all three formats
             let w = match KIND {
-                0 => load(blk.add(2)),
-                1 => _mm256_sub_epi8(nibbles32(blk.add(2)), _mm256_set1_epi8(8)),
+                KIND_Q8_0 => load(blk.add(Q8_0::QS)),
+                KIND_Q4_0 => _mm256_sub_epi8(nibbles32(blk.add(Q4_0::QS)), _mm256_set1_epi8(8)),
                 _ => {
                     // (nibble | bit << 4) - 16: where the bit is clear, nibble | 0xF0 is
                     // nibble - 16 as i8; where set, the nibble itself.
-                    let hi = _mm256_andnot_si256(bits32(blk.add(2)), _mm256_set1_epi8(-16));
-                    _mm256_or_si256(nibbles32(blk.add(6)), hi)
+                    let hi = _mm256_andnot_si256(bits32(blk.add(Q5_0::QH)), _mm256_set1_epi8(-16));
+                    _mm256_or_si256(nibbles32(blk.add(Q5_0::QS)), hi)
                 }
             };
             let aw = _mm256_sign_epi8(w, w);
@@ -153,17 +147,17 @@ unsafe fn block32<const R: usize, const T: usize, const KIND: u8>(a: &Args, r0: 
 
 #[target_feature(enable = "avx2,fma,f16c")]
 pub unsafe fn q8_0<const R: usize, const T: usize>(a: &Args, r0: usize, t0: usize) {
-    block32::<R, T, 0>(a, r0, t0)
+    block32::<R, T, KIND_Q8_0>(a, r0, t0)
 }
 
 #[target_feature(enable = "avx2,fma,f16c")]
 pub unsafe fn q4_0<const R: usize, const T: usize>(a: &Args, r0: usize, t0: usize) {
-    block32::<R, T, 1>(a, r0, t0)
+    block32::<R, T, KIND_Q4_0>(a, r0, t0)
 }
 
 #[target_feature(enable = "avx2,fma,f16c")]
 pub unsafe fn q5_0<const R: usize, const T: usize>(a: &Args, r0: usize, t0: usize) {
-    block32::<R, T, 2>(a, r0, t0)
+    block32::<R, T, KIND_Q5_0>(a, r0, t0)
 }
 
 /// [`block32`] with AVX512-VNNI's `vpdpbusd` (unsigned × signed bytes, four products
@@ -182,7 +176,7 @@ unsafe fn block32_vnni<const R: usize, const T: usize, const KIND: u8>(
     r0: usize,
     t0: usize,
 ) {
-    let nb = a.cols / 32;
+    let nb = a.cols / QK;
     let bb = block32_bytes(KIND);
     let zero = _mm256_setzero_si256();
     let mut acc = [[_mm256_setzero_ps(); T]; R];
@@ -193,13 +187,13 @@ unsafe fn block32_vnni<const R: usize, const T: usize, const KIND: u8>(
         let mut dx = [0f32; T];
         for t in 0..T {
             let tok = t0 + t;
-            let x = load(a.xq.add(tok * a.cols + b * 32) as *const u8);
+            let x = load(a.xq.add(tok * a.cols + b * QK) as *const u8);
             dx[t] = *a.xd.add(tok * nb + b);
-            if KIND == 0 {
+            if KIND == KIND_Q8_0 {
                 xv[t] = _mm256_xor_si256(x, _mm256_set1_epi8(-128));
             } else {
                 xv[t] = x;
-                let offset = _mm256_set1_epi8(if KIND == 1 { 8 } else { 16 });
+                let offset = _mm256_set1_epi8(if KIND == KIND_Q4_0 { 8 } else { 16 });
                 start_t[t] = _mm256_sub_epi32(zero, _mm256_dpbusd_epi32(zero, offset, x));
             }
         }
@@ -208,20 +202,20 @@ unsafe fn block32_vnni<const R: usize, const T: usize, const KIND: u8>(
             prefetch_next_tile::<R, T>(a, blk, bb);
             let dw = f16_at(blk);
             let w = match KIND {
-                0 => load(blk.add(2)),
-                1 => nibbles32(blk.add(2)),
+                KIND_Q8_0 => load(blk.add(Q8_0::QS)),
+                KIND_Q4_0 => nibbles32(blk.add(Q4_0::QS)),
                 _ => {
-                    let hi = _mm256_and_si256(bits32(blk.add(2)), _mm256_set1_epi8(16));
-                    _mm256_or_si256(nibbles32(blk.add(6)), hi)
+                    let hi = _mm256_and_si256(bits32(blk.add(Q5_0::QH)), _mm256_set1_epi8(16));
+                    _mm256_or_si256(nibbles32(blk.add(Q5_0::QS)), hi)
                 }
             };
-            let start_r = if KIND == 0 {
+            let start_r = if KIND == KIND_Q8_0 {
                 _mm256_sub_epi32(zero, _mm256_dpbusd_epi32(zero, _mm256_set1_epi8(-128), w))
             } else {
                 zero
             };
             for t in 0..T {
-                let s = if KIND == 0 {
+                let s = if KIND == KIND_Q8_0 {
                     _mm256_dpbusd_epi32(start_r, xv[t], w)
                 } else {
                     _mm256_dpbusd_epi32(start_t[t], w, xv[t])
@@ -236,17 +230,17 @@ unsafe fn block32_vnni<const R: usize, const T: usize, const KIND: u8>(
 
 #[target_feature(enable = "avx2,fma,f16c,avx512vnni,avx512vl")]
 pub unsafe fn q8_0_vnni<const R: usize, const T: usize>(a: &Args, r0: usize, t0: usize) {
-    block32_vnni::<R, T, 0>(a, r0, t0)
+    block32_vnni::<R, T, KIND_Q8_0>(a, r0, t0)
 }
 
 #[target_feature(enable = "avx2,fma,f16c,avx512vnni,avx512vl")]
 pub unsafe fn q4_0_vnni<const R: usize, const T: usize>(a: &Args, r0: usize, t0: usize) {
-    block32_vnni::<R, T, 1>(a, r0, t0)
+    block32_vnni::<R, T, KIND_Q4_0>(a, r0, t0)
 }
 
 #[target_feature(enable = "avx2,fma,f16c,avx512vnni,avx512vl")]
 pub unsafe fn q5_0_vnni<const R: usize, const T: usize>(a: &Args, r0: usize, t0: usize) {
-    block32_vnni::<R, T, 2>(a, r0, t0)
+    block32_vnni::<R, T, KIND_Q5_0>(a, r0, t0)
 }
 
 /// Shuffle masks that broadcast 16-bit lane `k` of a 128-bit half to all 8 lanes.
@@ -263,7 +257,7 @@ unsafe fn lane_mask(lo: i8, hi: i8) -> __m256i {
 /// Q4_K rows against Q8_K activations.
 #[target_feature(enable = "avx2,fma,f16c")]
 pub unsafe fn q4_k<const R: usize, const T: usize>(a: &Args, r0: usize, t0: usize) {
-    let nb = a.cols / 256;
+    let nb = a.cols / QK_K;
     let m4 = _mm256_set1_epi8(0x0F);
     let mut acc = [[_mm256_setzero_ps(); T]; R];
     // Scalar min corrections, subtracted at the end.
@@ -279,14 +273,14 @@ pub unsafe fn q4_k<const R: usize, const T: usize>(a: &Args, r0: usize, t0: usiz
             q8s[t] = _mm_hadd_epi16(_mm_loadu_si128(bs), _mm_loadu_si128(bs.add(1)));
         }
         for r in 0..R {
-            let blk = a.w.add((r0 + r) * a.row_bytes + b * 144);
-            prefetch_next_tile::<R, T>(a, blk, 144);
-            let d = f16_at(blk);
-            let dmin = f16_at(blk.add(2));
+            let blk = a.w.add((r0 + r) * a.row_bytes + b * Q4K::BYTES);
+            prefetch_next_tile::<R, T>(a, blk, Q4K::BYTES);
+            let d = f16_at(blk.add(Q4K::D));
+            let dmin = f16_at(blk.add(Q4K::DMIN));
             // Unpack the 6-bit scales and mins (ggml's kmask trick on three words).
-            let w0 = std::ptr::read_unaligned(blk.add(4) as *const u32);
-            let w1 = std::ptr::read_unaligned(blk.add(8) as *const u32);
-            let w2 = std::ptr::read_unaligned(blk.add(12) as *const u32);
+            let w0 = std::ptr::read_unaligned(blk.add(Q4K::SCALES) as *const u32);
+            let w1 = std::ptr::read_unaligned(blk.add(Q4K::SCALES + 4) as *const u32);
+            let w2 = std::ptr::read_unaligned(blk.add(Q4K::SCALES + 8) as *const u32);
             let sc_lo = w0 & 0x3f3f3f3f;
             let sc_hi = (w2 & 0x0f0f0f0f) | (((w0 >> 6) & 0x03030303) << 4);
             let mn_lo = w1 & 0x3f3f3f3f;
@@ -296,7 +290,7 @@ pub unsafe fn q4_k<const R: usize, const T: usize>(a: &Args, r0: usize, t0: usiz
             let mins = _mm256_extracti128_si256(scales, 1);
             let sc = _mm256_broadcastsi128_si256(_mm256_castsi256_si128(scales));
             let mut sumi = [_mm256_setzero_si256(); T];
-            let qs = blk.add(16);
+            let qs = blk.add(Q4K::QS);
             for j in 0..4 {
                 let bits = load(qs.add(32 * j));
                 let ql = _mm256_and_si256(bits, m4);
@@ -304,7 +298,7 @@ pub unsafe fn q4_k<const R: usize, const T: usize>(a: &Args, r0: usize, t0: usiz
                 let s_l = _mm256_shuffle_epi8(sc, lane_mask(2 * j as i8, 2 * j as i8));
                 let s_h = _mm256_shuffle_epi8(sc, lane_mask(2 * j as i8 + 1, 2 * j as i8 + 1));
                 for t in 0..T {
-                    let x = a.xq.add((t0 + t) * a.cols + b * 256 + 64 * j) as *const u8;
+                    let x = a.xq.add((t0 + t) * a.cols + b * QK_K + 64 * j) as *const u8;
                     let pl = _mm256_madd_epi16(s_l, _mm256_maddubs_epi16(ql, load(x)));
                     let ph = _mm256_madd_epi16(s_h, _mm256_maddubs_epi16(qh, load(x.add(32))));
                     sumi[t] = _mm256_add_epi32(sumi[t], _mm256_add_epi32(pl, ph));
@@ -334,7 +328,7 @@ pub unsafe fn q4_k<const R: usize, const T: usize>(a: &Args, r0: usize, t0: usiz
 /// the offset of 32 comes off through the activations' 16-element sums.
 #[target_feature(enable = "avx2,fma,f16c")]
 pub unsafe fn q6_k<const R: usize, const T: usize>(a: &Args, r0: usize, t0: usize) {
-    let nb = a.cols / 256;
+    let nb = a.cols / QK_K;
     let m4 = _mm256_set1_epi8(0x0F);
     let m3 = _mm256_set1_epi8(0x03);
     let mut acc = [[_mm256_setzero_ps(); T]; R];
@@ -347,10 +341,11 @@ pub unsafe fn q6_k<const R: usize, const T: usize>(a: &Args, r0: usize, t0: usiz
             bsums[t] = _mm256_loadu_si256(a.bsums.add(i * 16) as *const __m256i);
         }
         for r in 0..R {
-            let blk = a.w.add((r0 + r) * a.row_bytes + b * 210);
-            prefetch_next_tile::<R, T>(a, blk, 210);
-            let d = f16_at(blk.add(208));
-            let sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(blk.add(192) as *const __m128i));
+            let blk = a.w.add((r0 + r) * a.row_bytes + b * Q6K::BYTES);
+            prefetch_next_tile::<R, T>(a, blk, Q6K::BYTES);
+            let d = f16_at(blk.add(Q6K::D));
+            let sc16 =
+                _mm256_cvtepi8_epi16(_mm_loadu_si128(blk.add(Q6K::SCALES) as *const __m128i));
             let mut sumi = [_mm256_setzero_si256(); T];
             for t in 0..T {
                 // 32 * sum over sub-blocks of scale * (sum of its 16 activations).
@@ -358,8 +353,8 @@ pub unsafe fn q6_k<const R: usize, const T: usize>(a: &Args, r0: usize, t0: usiz
                 sumi[t] = _mm256_sub_epi32(sumi[t], _mm256_slli_epi32(off, 5));
             }
             for half in 0..2 {
-                let ql = blk.add(64 * half);
-                let qh = load(blk.add(128 + 32 * half));
+                let ql = blk.add(Q6K::QL + 64 * half);
+                let qh = load(blk.add(Q6K::QH + 32 * half));
                 let lo = load(ql);
                 let hi = load(ql.add(32));
                 let q = [
@@ -390,7 +385,7 @@ pub unsafe fn q6_k<const R: usize, const T: usize>(a: &Args, r0: usize, t0: usiz
                 for (i, qi) in q.iter().enumerate() {
                     let s = _mm256_shuffle_epi8(s8, lane_mask(2 * i as i8, 2 * i as i8 + 1));
                     for t in 0..T {
-                        let x = a.xq.add((t0 + t) * a.cols + b * 256 + 128 * half + 32 * i);
+                        let x = a.xq.add((t0 + t) * a.cols + b * QK_K + 128 * half + 32 * i);
                         let p = _mm256_maddubs_epi16(*qi, load(x as *const u8));
                         sumi[t] = _mm256_add_epi32(sumi[t], _mm256_madd_epi16(s, p));
                     }
