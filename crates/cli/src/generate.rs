@@ -37,10 +37,12 @@ pub struct GenerateArgs {
     /// What to ask.
     #[arg(long)]
     prompt: String,
-    #[arg(long, default_value_t = 256)]
+    /// At most this many new tokens (1 to 131072; the model's context is the real limit,
+    /// checked with the prompt before any work).
+    #[arg(long, default_value_t = 256, value_parser = tokens(1))]
     max_new_tokens: usize,
     /// End-of-utterance is masked until this many tokens exist (as transformers does).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = tokens(0))]
     min_new_tokens: usize,
     /// `all` follows the checkpoint's processor, `0` the global image only, `N` at most N
     /// tiles.
@@ -69,6 +71,17 @@ pub struct GenerateArgs {
     #[arg(long)]
     json: bool,
 }
+
+/// The largest token count a flag takes: above every SmolVLM2 context (8192), and far from
+/// any sum that could wrap.
+const MAX_TOKENS: u64 = 131_072;
+
+fn tokens(min: u64) -> clap::builder::RangedU64ValueParser<usize> {
+    clap::builder::RangedU64ValueParser::new().range(min..=MAX_TOKENS)
+}
+
+/// A picture file's size limit: a 48-megapixel photo is well under it.
+const MAX_IMAGE_FILE_BYTES: u64 = 256 << 20;
 
 fn parse_tiles(s: &str) -> Result<Tiles, String> {
     s.parse()
@@ -102,7 +115,8 @@ pub fn run(args: GenerateArgs) -> Result<()> {
     // Read the image before the (slower) model, so a missing file fails fast.
     let image_bytes = match &args.image {
         Some(path) => Some(
-            std::fs::read(path).with_context(|| format!("reading --image {}", path.display()))?,
+            crate::load::read_file(path, MAX_IMAGE_FILE_BYTES)
+                .with_context(|| format!("reading --image {}", path.display()))?,
         ),
         None => None,
     };

@@ -40,6 +40,15 @@ impl ModelFiles {
                     model.display()
                 );
             };
+            let same = std::fs::canonicalize(model)
+                .ok()
+                .is_some_and(|m| std::fs::canonicalize(mmproj).ok() == Some(m));
+            if same {
+                bail!(
+                    "--model and --mmproj are the same file ({}): --model takes the text .gguf, --mmproj its vision .gguf (usually named mmproj-…)",
+                    model.display()
+                );
+            }
             return Ok(Self::Gguf {
                 model: model.to_path_buf(),
                 mmproj: mmproj.to_path_buf(),
@@ -64,9 +73,34 @@ impl ModelFiles {
     }
 }
 
+/// A model file's size limit: above any model a browser or this CLI loads (2.2B at F16 is
+/// 4.5 GB), far below what would hang reading a device that never ends.
+const MAX_MODEL_FILE_BYTES: u64 = 64 << 30;
+
+/// Reads a regular file of at most `max` bytes (a device such as /dev/zero, a FIFO or a
+/// larger file is refused before anything is read).
+pub fn read_file(path: &Path, max: u64) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        bail!("not a regular file");
+    }
+    if meta.len() > max {
+        bail!("{} bytes, more than the {max} this takes", meta.len());
+    }
+    let mut bytes = Vec::new();
+    // A file that grows while it is read stops at the limit too.
+    file.take(max + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > max {
+        bail!("more than the {max} bytes this takes");
+    }
+    Ok(bytes)
+}
+
 fn read(dir: &Path, name: &str) -> Result<Vec<u8>> {
     let path = dir.join(name);
-    std::fs::read(&path).with_context(|| format!("reading {}", path.display()))
+    read_file(&path, MAX_MODEL_FILE_BYTES).with_context(|| format!("reading {}", path.display()))
 }
 
 fn read_optional(dir: &Path, name: &str) -> Result<Option<Vec<u8>>> {
@@ -118,7 +152,8 @@ pub fn read_files(files: &ModelFiles) -> Result<(Layout, Files)> {
             // Named by path: two files of one name in different folders stay apart.
             let (text, vision) = (model.display().to_string(), mmproj.display().to_string());
             let read_arg = |path: &Path, arg: &str| {
-                std::fs::read(path).with_context(|| format!("reading {arg} {}", path.display()))
+                read_file(path, MAX_MODEL_FILE_BYTES)
+                    .with_context(|| format!("reading {arg} {}", path.display()))
             };
             out.insert(text.clone(), read_arg(model, "--model")?);
             out.insert(vision.clone(), read_arg(mmproj, "--mmproj")?);

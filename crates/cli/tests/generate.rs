@@ -269,3 +269,46 @@ fn bad_sampling_flags_are_clear_errors() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("tiles"), "{}", stderr(&out));
 }
+
+/// The hostile inputs of issue 14 that reach the CLI: each fails at once with a message
+/// that names what is wrong, before any model work, and never panics.
+#[test]
+fn hostile_arguments_fail_before_any_work() {
+    let model = fixtures().join("tiny-split");
+    let image = fixtures().join("images/rgb_37x53.png");
+    let (model, image) = (model.to_str().unwrap(), image.to_str().unwrap());
+    let fails = |args: &[&str], says: &str| {
+        let out = smolvlm(args);
+        let err = stderr(&out);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        assert!(err.contains(says), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+        assert!(out.stdout.is_empty(), "{args:?} printed {:?}", out.stdout);
+    };
+    let base = ["generate", "--model", model, "--prompt", "Read.", "--json"];
+    let with = |more: &[&'static str]| -> Vec<&str> {
+        let mut a = base.to_vec();
+        a.extend_from_slice(more);
+        a
+    };
+    // `prompt + max_new_tokens` used to wrap: now a range, then the context check.
+    fails(
+        &with(&["--max-new-tokens", "18446744073709551615"]),
+        "--max-new-tokens",
+    );
+    fails(&with(&["--max-new-tokens", "0"]), "--max-new-tokens");
+    let mut a = with(&["--max-new-tokens", "100000", "--image"]);
+    a.push(image);
+    fails(&a, "exceeds the model's context");
+    // A device that never ends is not read.
+    fails(&with(&["--image", "/dev/zero"]), "not a regular file");
+    // The same file as both halves of a GGUF pair.
+    let gguf = fixtures().join("gguf/tiny-split-Q8_0.gguf");
+    let gguf = gguf.to_str().unwrap();
+    fails(
+        &[
+            "generate", "--model", gguf, "--mmproj", gguf, "--prompt", "hi",
+        ],
+        "the same file",
+    );
+}

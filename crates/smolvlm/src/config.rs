@@ -324,6 +324,8 @@ impl Config {
             ("vision_config.num_attention_heads", v.num_attention_heads),
             ("vision_config.num_channels", v.num_channels),
             ("vision_config.patch_size", v.patch_size),
+            ("vision_config.num_hidden_layers", v.num_hidden_layers),
+            ("text_config.num_hidden_layers", t.num_hidden_layers),
             ("vision_config.image_size", v.image_size),
             ("scale_factor", self.scale_factor),
             ("text_config.vocab_size", t.vocab_size),
@@ -340,6 +342,19 @@ impl Config {
         for (key, value) in positive {
             if value == 0 {
                 return Err(invalid(key, "must be positive".into()));
+            }
+        }
+        let positive_finite = [
+            ("vision_config.layer_norm_eps", v.layer_norm_eps),
+            ("text_config.rms_norm_eps", t.rms_norm_eps),
+            ("text_config.rope_theta", t.rope_theta()),
+        ];
+        for (key, value) in positive_finite {
+            if !(value.is_finite() && value > 0.0) {
+                return Err(invalid(
+                    key,
+                    format!("{value} must be a finite positive number"),
+                ));
             }
         }
         if v.hidden_size % v.num_attention_heads != 0 {

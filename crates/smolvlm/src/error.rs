@@ -66,6 +66,11 @@ pub enum Error {
         hint: &'static str,
     },
 
+    /// The model's numbers broke: the logits hold NaN or +infinity (weights or a config
+    /// that make no sense), so no token can be chosen.
+    #[error("the model's numbers broke: {0}")]
+    BrokenNumbers(String),
+
     /// A token id outside the vocabulary.
     #[error("token id {id} is outside the vocabulary of {vocab_size} tokens")]
     TokenOutOfRange { id: u32, vocab_size: usize },

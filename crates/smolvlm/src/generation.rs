@@ -136,6 +136,17 @@ impl LogitsProcessor {
         generated: usize,
     ) -> Result<u32> {
         let mut scores: Vec<f32> = logits.flatten_all()?.to_vec1()?;
+        // Masked tokens are -inf; NaN or +inf mean the forward pass broke, and an argmax
+        // over them would silently answer token 0.
+        if let Some(bad) = scores
+            .iter()
+            .position(|s| s.is_nan() || *s == f32::INFINITY)
+        {
+            return Err(Error::BrokenNumbers(format!(
+                "the logit of token {bad} is {} (the weights or the config's values are broken)",
+                scores[bad]
+            )));
+        }
         self.process(&mut scores, context, generated);
         match self.params.decoding {
             Decoding::Greedy => Ok(argmax(&scores)),
@@ -602,6 +613,36 @@ mod tests {
         let a = draw(params.clone());
         assert_eq!(a, draw(params));
         assert!(a.iter().all(|&t| t == 1 || t == 2 || t == 3));
+    }
+
+    /// NaN or +inf logits (broken weights) are an error, never token 0 by a silent argmax;
+    /// -inf is a masked token and fine.
+    #[test]
+    fn broken_logits_are_an_error_not_token_zero() {
+        let dev = candle_core::Device::Cpu;
+        for bad in [f32::NAN, f32::INFINITY] {
+            for decoding in [
+                Decoding::Greedy,
+                Decoding::Sample {
+                    temperature: 1.0,
+                    top_k: None,
+                    top_p: None,
+                    seed: 1,
+                },
+            ] {
+                let params = GenerationParams {
+                    decoding,
+                    ..GenerationParams::greedy(4, vec![])
+                };
+                let logits = Tensor::new(&[0.5f32, bad, 0.1], &dev).unwrap();
+                let err = processor(params).next_token(&logits, &[], 0).unwrap_err();
+                assert!(matches!(err, Error::BrokenNumbers(_)), "{err}");
+                assert!(err.to_string().contains("token 1"), "{err}");
+            }
+        }
+        let masked = Tensor::new(&[f32::NEG_INFINITY, 0.5, 0.1], &dev).unwrap();
+        let p = GenerationParams::greedy(4, vec![]);
+        assert_eq!(processor(p).next_token(&masked, &[], 0).unwrap(), 1);
     }
 
     #[test]

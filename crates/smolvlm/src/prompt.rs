@@ -105,6 +105,32 @@ impl std::fmt::Debug for ChatTemplate {
 
 const TEMPLATE_NAME: &str = "chat_template";
 
+/// The work a template may do for one prompt, in minijinja's instructions: SmolVLM2's own
+/// template takes a few hundred; a crafted one with nested loops stops here, in
+/// milliseconds, instead of running for hours.
+const TEMPLATE_FUEL: u64 = 1_000_000;
+
+/// The longest rendered prompt, in bytes (far above any model's context), so a template
+/// cannot fill the memory with its output.
+const MAX_RENDERED_BYTES: usize = 1 << 20;
+
+/// A writer that refuses to grow past [`MAX_RENDERED_BYTES`].
+struct Capped(Vec<u8>);
+
+impl std::io::Write for Capped {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.0.len() + buf.len() > MAX_RENDERED_BYTES {
+            return Err(std::io::Error::other("the rendered prompt is too long"));
+        }
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 impl ChatTemplate {
     /// Compile Jinja source (the content of transformers 5's `chat_template.jinja`).
     pub fn new(source: &str) -> Result<Self, PromptError> {
@@ -115,6 +141,7 @@ impl ChatTemplate {
             .build()
             .map_err(|e| PromptError::Template(e.to_string()))?;
         env.set_syntax(syntax);
+        env.set_fuel(Some(TEMPLATE_FUEL));
         // Templates written for Python call str methods (`.strip()`, `.startswith()`).
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
         env.add_function("raise_exception", raise_exception);
@@ -156,7 +183,19 @@ impl ChatTemplate {
             .env
             .get_template(TEMPLATE_NAME)
             .map_err(template_error)?;
-        template.render(ctx).map_err(template_error)
+        let mut out = Capped(Vec::new());
+        template
+            .render_captured_to(ctx, &mut out)
+            .map_err(|e| match e.kind() {
+                ErrorKind::OutOfFuel => PromptError::Template(format!(
+                    "the chat template does more work than any chat template needs ({TEMPLATE_FUEL} steps): refused"
+                )),
+                ErrorKind::WriteFailure => PromptError::Template(format!(
+                    "the chat template renders more than {MAX_RENDERED_BYTES} bytes: refused"
+                )),
+                _ => template_error(e),
+            })?;
+        String::from_utf8(out.0).map_err(|e| PromptError::Template(e.to_string()))
     }
 }
 

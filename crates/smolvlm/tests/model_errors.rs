@@ -148,6 +148,29 @@ fn config_values_that_do_not_fit_are_refused() {
     assert!(err.to_string().contains("swishy"), "{err}");
 }
 
+/// Values that would "work" and give garbage (no layers, a negative epsilon, a zero RoPE
+/// base) are config errors naming the key, not silent nonsense.
+#[test]
+fn config_values_that_would_give_garbage_are_refused_naming_the_key() {
+    let cases: [(&str, &str, serde_json::Value); 6] = [
+        ("text_config", "num_hidden_layers", 0.into()),
+        ("vision_config", "num_hidden_layers", 0.into()),
+        ("text_config", "rms_norm_eps", (-1.0).into()),
+        ("text_config", "rms_norm_eps", 0.0.into()),
+        ("vision_config", "layer_norm_eps", (-1e-6).into()),
+        ("text_config", "rope_theta", 0.0.into()),
+    ];
+    for (part, key, value) in cases {
+        let err = Config::from_json(&config_with(|v| v[part][key] = value.clone()))
+            .expect_err(&format!("{part}.{key} = {value}"));
+        assert!(
+            matches!(err, Error::InvalidConfig { .. })
+                && err.to_string().contains(&format!("{part}.{key}")),
+            "{part}.{key} = {value}: {err}"
+        );
+    }
+}
+
 #[test]
 fn idefics3_configs_are_accepted_too() {
     let c = Config::from_json(&config_with(|v| v["model_type"] = "idefics3".into())).unwrap();

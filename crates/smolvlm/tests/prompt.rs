@@ -261,3 +261,31 @@ fn image_count_mismatch_is_an_error() {
         "the prompt has 2 <image> token(s) but 1 image(s) were given"
     );
 }
+
+/// A crafted chat template is bounded work: nested loops run out of fuel, a huge output is
+/// refused, each in well under a second; the checkpoint's own template renders as before.
+#[test]
+fn hostile_chat_templates_are_refused_quickly() {
+    let loops = ChatTemplate::new(
+        "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}",
+    )
+    .unwrap();
+    let err = loops
+        .render(&[Message::user(0, "hi")], true, None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("more work than any chat template needs"),
+        "{err}"
+    );
+    let big = ChatTemplate::new(
+        "{% for i in range(100) %}{{ messages[0]['content'][0]['text'] }}{% endfor %}",
+    )
+    .unwrap();
+    let long = "y".repeat(20_000);
+    let err = big
+        .render(&[Message::user(0, &long)], true, None)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("renders more than"), "{err}");
+}
