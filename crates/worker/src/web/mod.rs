@@ -1,4 +1,5 @@
-//! The worker in the browser: the message loop, loads, runs, the benchmark.
+//! The worker in the browser: the message loop; loads (`load`), runs (`run`), the
+//! benchmark (`bench`).
 //!
 //! One request at a time of each kind: a new load cancels the one in progress, a run
 //! while another runs is refused (the page never sends one). Long work yields to the
@@ -7,11 +8,14 @@
 //! single frame, which is why the page terminates the worker when a Stop is not answered
 //! quickly.
 
+mod bench;
 mod fetch;
 mod gpu;
+mod load;
 mod opfs;
 #[cfg(target_feature = "atomics")]
 mod pool;
+mod run;
 
 use std::alloc::{GlobalAlloc, Layout as AllocLayout, System};
 use std::cell::{Cell, RefCell};
@@ -19,21 +23,14 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use js_sys::{Array, ArrayBuffer, Promise, Reflect, Uint8Array};
-use ocr_protocol::memory::{self, human_bytes};
-use ocr_protocol::models::file_name;
-use ocr_protocol::{
-    from_json, to_json, BackendChoice, BenchReport, BenchRequest, Build, Event, Failure,
-    FailureKind, ModelFile, ModelInfo, ModelSource, Request, RunRequest, RunResult, Scope,
-};
+use ocr_protocol::{from_json, to_json, Build, Event, Failure, FailureKind, Request, Scope};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{AbortController, DedicatedWorkerGlobalScope, File, MessageChannel, MessageEvent};
 
-use crate::bundle::{self, Files, Layout, BESIDE, SAFETENSORS, SAFETENSORS_INDEX};
-use fetch::LoadCtx;
-use opfs::{js_error, Cache};
-use smolvlm_runtime::{picture, Backend, Engine, Events, RunSpec, Step};
+use opfs::Cache;
+use smolvlm_runtime::{picture, Engine};
 
 /// The system allocator, remembering the size of an allocation that failed: running out
 /// of memory aborts (a trap) without a panic message, and the worker's loader script asks
@@ -117,7 +114,7 @@ pub(crate) fn post(event: &Event) {
 
 /// Lets the event loop run (messages from the page) and comes back at once: a message to
 /// ourselves through a MessageChannel, which unlike `setTimeout(0)` is never clamped.
-async fn yield_now() {
+pub(crate) async fn yield_now() {
     let p = Promise::new(&mut |resolve, _| match MessageChannel::new() {
         Ok(ch) => {
             ch.port1().set_onmessage(Some(&resolve));
@@ -214,7 +211,7 @@ fn on_message(ev: MessageEvent) {
             };
             STATE.with(|s| s.borrow_mut().load = Some((load, cancel.clone(), abort.clone())));
             spawn_local(async move {
-                let result = load_model(load, source, backend, files, cancel, abort).await;
+                let result = load::load_model(load, source, backend, files, cancel, abort).await;
                 STATE.with(|s| {
                     let mut s = s.borrow_mut();
                     if s.load.as_ref().is_some_and(|(id, _, _)| *id == load) {
@@ -271,7 +268,7 @@ fn on_message(ev: MessageEvent) {
             STATE.with(|s| s.borrow_mut().run = Some((req.run, stop.clone())));
             spawn_local(async move {
                 let id = req.run;
-                if let Err(failure) = run(req, bytes, stop).await {
+                if let Err(failure) = run::run(req, bytes, stop).await {
                     post(&Event::Failed {
                         scope: Scope::Run(id),
                         failure,
@@ -290,7 +287,7 @@ fn on_message(ev: MessageEvent) {
         Request::Bench(req) => spawn_local(async move {
             // Let the page hear that the worker took the request before it goes quiet.
             yield_now().await;
-            match bench(&req).await {
+            match bench::bench(&req).await {
                 Ok(report) => post(&Event::BenchDone { report }),
                 Err(failure) => post(&Event::Failed {
                     scope: Scope::Bench,
@@ -320,544 +317,4 @@ fn cancel_load() {
             abort.abort();
         }
     });
-}
-
-fn stage(load: u32, text: &str) {
-    post(&Event::Stage {
-        load,
-        text: text.to_string(),
-    });
-}
-
-/// The current size of the worker's WebAssembly memory.
-fn wasm_memory_bytes() -> u64 {
-    wasm_bindgen::memory()
-        .dyn_into::<js_sys::WebAssembly::Memory>()
-        .map(|m| m.buffer().unchecked_into::<ArrayBuffer>().byte_length() as u64)
-        .unwrap_or(0)
-}
-
-/// Says what the model needs, refuses what cannot fit, and asks the browser for the
-/// memory now, so a device that cannot give it is told before anything is downloaded.
-///
-/// `gpu`: the backend asked for, when a GPU device is open: the model then also goes to
-/// the GPU, and a copy of the files is held for the upload. `Ok(false)`: with `auto`, only
-/// the CPU path fits, and the load should not try the GPU.
-fn check_memory(load: u32, files_bytes: u64, gpu: Option<BackendChoice>) -> Result<bool, Failure> {
-    if let Some(choice) = gpu {
-        match reserve(load, files_bytes, memory::need_bytes_with_gpu(files_bytes)) {
-            Ok(()) => return Ok(true),
-            Err(f) if choice == BackendChoice::Auto => {
-                gpu::note(&format!(
-                    "backend=auto runs on the CPU: no memory for the GPU's copy of the weights ({})",
-                    f.message
-                ));
-            }
-            Err(f) => {
-                return Err(Failure::new(
-                    f.kind,
-                    format!(
-                        "{} (On WebGPU the weights are held a second time while they go to the GPU: backend=wasm needs less.)",
-                        f.message
-                    ),
-                ))
-            }
-        }
-    }
-    reserve(load, files_bytes, memory::need_bytes(files_bytes)).map(|()| false)
-}
-
-/// Tells the page that `need` bytes are needed, and asks the browser for them.
-fn reserve(load: u32, files_bytes: u64, need: u64) -> Result<(), Failure> {
-    post(&Event::Memory {
-        load,
-        files_bytes,
-        need_bytes: need,
-    });
-    if !memory::fits_wasm32(need) {
-        return Err(Failure::new(
-            FailureKind::OutOfMemory,
-            format!(
-                "This model needs about {} of memory, more than a browser gives a web page's WebAssembly ({}). Pick a smaller model or quantization.",
-                human_bytes(need),
-                human_bytes(memory::WASM32_MAX_BYTES)
-            ),
-        ));
-    }
-    let have = wasm_memory_bytes();
-    let mut extra = need.saturating_sub(have);
-    // One allocation may not exceed isize::MAX (2 GiB) on wasm32: ask in pieces.
-    let mut pieces: Vec<Vec<u8>> = Vec::new();
-    while extra > 0 {
-        let n = extra.min(1 << 30);
-        let mut v: Vec<u8> = Vec::new();
-        if v.try_reserve_exact(n as usize).is_err() {
-            return Err(Failure::new(
-                FailureKind::OutOfMemory,
-                format!(
-                    "This model needs about {} of memory and this browser tab could get only {}. Close other tabs, or pick a smaller model or quantization.",
-                    human_bytes(need),
-                    human_bytes(wasm_memory_bytes())
-                ),
-            ));
-        }
-        pieces.push(v);
-        extra -= n;
-    }
-    Ok(())
-}
-
-/// `https://x/a/b.gguf` → `https://x/a/`.
-fn folder_of(url: &str) -> String {
-    let path = url.split(['?', '#']).next().unwrap_or(url);
-    match path.rfind('/') {
-        Some(i) => path[..=i].to_string(),
-        None => String::new(),
-    }
-}
-
-async fn load_model(
-    load: u32,
-    source: ModelSource,
-    backend: BackendChoice,
-    picked: Vec<File>,
-    cancel: Rc<Cell<bool>>,
-    abort: AbortController,
-) -> Result<ModelInfo, Failure> {
-    // Free the model we have before loading another.
-    STATE.with(|s| s.borrow_mut().engine = None);
-    let t0 = now();
-    // The device first: with backend=webgpu and no WebGPU, nothing is downloaded.
-    let mut device = gpu::open(backend).await?;
-    let gpu_asked = device.as_ref().map(|_| backend);
-    let label = source.label();
-    let is_picked = matches!(source, ModelSource::Picked { .. });
-    let cache = if is_picked {
-        None
-    } else {
-        match Cache::open().await {
-            Ok(c) => Some(c),
-            Err(e) => {
-                web_sys::console::warn_1(&format!("no model cache (OPFS): {e}").into());
-                None
-            }
-        }
-    };
-    let ctx = LoadCtx {
-        load,
-        cancel,
-        abort,
-        cache,
-        downloaded: Cell::new(false),
-    };
-    let mut urls: Vec<String> = Vec::new();
-    let (layout, files) = match &source {
-        ModelSource::Gguf { model, mmproj } => {
-            let sizes = (ctx.size_of(model).await, ctx.size_of(mmproj).await);
-            if let (Some(a), Some(b)) = sizes {
-                if !check_memory(load, a + b, gpu_asked)? {
-                    // `auto` without memory for the GPU's copy of the weights: the CPU alone.
-                    device = None;
-                }
-            }
-            let mut files = Files::new();
-            let base = folder_of(&model.url);
-            for name in BESIDE {
-                let url = format!("{base}{name}");
-                if let Some(bytes) = ctx.get(&ModelFile::url(&url), true).await? {
-                    files.insert(*name, bytes);
-                    urls.push(url);
-                }
-            }
-            let text = file_name(&model.url).to_string();
-            let mut vision = file_name(&mmproj.url).to_string();
-            if vision == text {
-                vision = format!("mmproj-{vision}");
-            }
-            for (name, file) in [(&text, model), (&vision, mmproj)] {
-                let bytes = ctx.get(file, false).await?.unwrap_or_default();
-                files.insert(name.clone(), bytes);
-                urls.push(file.url.clone());
-            }
-            (
-                Layout::Gguf {
-                    text,
-                    mmproj: vision,
-                    either_order: false,
-                },
-                files,
-            )
-        }
-        ModelSource::HubFolder { url } => {
-            let base = if url.ends_with('/') {
-                url.clone()
-            } else {
-                format!("{url}/")
-            };
-            let at = |name: &str| ModelFile::url(format!("{base}{name}"));
-            let mut files = Files::new();
-            let config = ctx
-                .get(&at("config.json"), false)
-                .await?
-                .unwrap_or_default();
-            files.insert("config.json", config);
-            urls.push(at("config.json").url);
-            for name in BESIDE {
-                if let Some(bytes) = ctx.get(&at(name), true).await? {
-                    files.insert(*name, bytes);
-                    urls.push(at(name).url);
-                }
-            }
-            // The weights: one file, or the shards of an index. Sizes first.
-            let single = at(SAFETENSORS);
-            let shards: Vec<String> = match ctx.size_of(&single).await {
-                Some(_) => vec![SAFETENSORS.to_string()],
-                None => match ctx.get(&at(SAFETENSORS_INDEX), true).await? {
-                    Some(index) => {
-                        let names = bundle::shard_names(&index)
-                            .map_err(|e| Failure::new(FailureKind::ModelCorrupt, e.to_string()))?;
-                        files.insert(SAFETENSORS_INDEX, index);
-                        names
-                    }
-                    None => vec![SAFETENSORS.to_string()],
-                },
-            };
-            let mut total = Some(files.bytes());
-            for s in &shards {
-                total = match (total, ctx.size_of(&at(s)).await) {
-                    (Some(t), Some(n)) => Some(t + n),
-                    _ => None,
-                };
-            }
-            if let Some(t) = total {
-                if !check_memory(load, t, gpu_asked)? {
-                    // `auto` without memory for the GPU's copy of the weights: the CPU alone.
-                    device = None;
-                }
-            }
-            for s in &shards {
-                let bytes = ctx.get(&at(s), false).await?.unwrap_or_default();
-                files.insert(s.clone(), bytes);
-                urls.push(at(s).url);
-            }
-            (Layout::HubFolder, files)
-        }
-        ModelSource::Picked { .. } => {
-            let total: f64 = picked.iter().map(|f| f.size()).sum();
-            if !check_memory(load, total as u64, gpu_asked)? {
-                // `auto` without memory for the GPU's copy of the weights: the CPU alone.
-                device = None;
-            }
-            let mut files = Files::new();
-            for f in &picked {
-                let bytes = read_file(&ctx, f).await?;
-                files.insert(f.name(), bytes);
-            }
-            let layout = bundle::layout_of_picked(&files)
-                .map_err(|e| Failure::new(FailureKind::ModelCorrupt, e.to_string()))?;
-            (layout, files)
-        }
-    };
-    if ctx.cancel.get() {
-        return Err(Failure::new(FailureKind::Cancelled, "Loading cancelled."));
-    }
-    let files_bytes = files.bytes();
-    stage(load, "Reading the weights…");
-    yield_now().await;
-    // The GPU model's copy of the weights, before the CPU model takes the files.
-    // (None with a device: a file is missing, which the CPU load reports, or no memory.)
-    let gpu_weights = device
-        .as_ref()
-        .and_then(|_| gpu::copy_weights(&layout, &files));
-    let loaded = bundle::load(&layout, files, &candle_core::Device::Cpu).map_err(|e| {
-        let (kind, what) = match &e {
-            bundle::LoadError::Missing(_) => (FailureKind::ModelCorrupt, "is incomplete"),
-            bundle::LoadError::Invalid(_) => (FailureKind::ModelCorrupt, "could not be read"),
-        };
-        Failure::new(
-            kind,
-            format!(
-                "The model {what}: {e}.{}",
-                if is_picked {
-                    ""
-                } else {
-                    " Its cached copy was deleted: loading again downloads it afresh."
-                }
-            ),
-        )
-    });
-    let loaded = match loaded {
-        Ok(l) => l,
-        Err(f) => {
-            ctx.evict(&urls).await;
-            return Err(f);
-        }
-    };
-    let config = loaded.model.config().clone();
-    let image = loaded
-        .image_processor
-        .as_ref()
-        .map(|p| picture::settings_of(&p.config));
-    let gpu_model = match (&device, gpu_weights) {
-        (Some(device), Some(weights)) => {
-            stage(load, "Putting the model on the GPU…");
-            yield_now().await;
-            gpu::upload(device, backend, &layout, weights, &loaded)?
-        }
-        (Some(_), None) if backend == BackendChoice::Webgpu => {
-            return Err(Failure::new(
-                FailureKind::OutOfMemory,
-                "Not enough memory for a copy of the weights for the GPU. Use backend=wasm or backend=auto, or a smaller model.",
-            ))
-        }
-        (Some(_), None) => {
-            gpu::note("backend=auto runs on the CPU: no memory for a copy of the weights");
-            None
-        }
-        (None, _) => None,
-    };
-    let engine = Engine::new(loaded, gpu_model);
-    let info = ModelInfo {
-        label,
-        backend: backend_name(engine.backend()).to_string(),
-        files_bytes,
-        from_cache: !ctx.downloaded.get() && !is_picked,
-        load_ms: now() - t0,
-        image,
-        max_context: config.max_context() as u32,
-        image_seq_len: config.image_seq_len() as u32,
-    };
-    STATE.with(|s| s.borrow_mut().engine = Some(Rc::new(engine)));
-    Ok(info)
-}
-
-/// A picked file's bytes, read in slices (the whole file never sits in JavaScript's
-/// memory beside WebAssembly's).
-async fn read_file(ctx: &LoadCtx, f: &File) -> Result<Vec<u8>, Failure> {
-    const SLICE: f64 = 16.0 * 1024.0 * 1024.0;
-    let size = f.size();
-    let name = f.name();
-    let mut out: Vec<u8> = Vec::new();
-    out.try_reserve_exact(size as usize).map_err(|_| {
-        Failure::new(
-            FailureKind::OutOfMemory,
-            format!("Not enough memory to read {name}."),
-        )
-    })?;
-    let mut at = 0.0;
-    while at < size {
-        if ctx.cancel.get() {
-            return Err(Failure::new(FailureKind::Cancelled, "Loading cancelled."));
-        }
-        let end = (at + SLICE).min(size);
-        let blob = f.slice_with_f64_and_f64(at, end).map_err(|e| {
-            Failure::new(
-                FailureKind::ModelCorrupt,
-                format!("{name}: {}", js_error(e)),
-            )
-        })?;
-        let buf = JsFuture::from(blob.array_buffer()).await.map_err(|e| {
-            Failure::new(
-                FailureKind::ModelCorrupt,
-                format!("{name} could not be read: {}", js_error(e)),
-            )
-        })?;
-        let chunk = Uint8Array::new(&buf);
-        let start = out.len();
-        out.resize(start + chunk.length() as usize, 0);
-        chunk.copy_to(&mut out[start..]);
-        at = end;
-        post(&Event::Progress {
-            load: ctx.load,
-            file: name.clone(),
-            loaded: at as u64,
-            total: Some(size as u64),
-            from_cache: true,
-        });
-    }
-    Ok(out)
-}
-
-/// The runtime's events of run `run`, as messages to the page and lines on the console.
-struct Post {
-    run: u32,
-}
-
-impl Events for Post {
-    fn encoding(&mut self, done: u32, frames: u32) {
-        post(&Event::Encoding {
-            run: self.run,
-            done,
-            frames,
-        });
-    }
-
-    fn notice(&mut self, text: &str) {
-        // After a notice the CPU runs the run.
-        post(&Event::Notice {
-            run: self.run,
-            backend: WASM.to_string(),
-            text: text.to_string(),
-        });
-    }
-
-    fn note(&mut self, text: &str) {
-        gpu::note(text);
-    }
-}
-
-/// One run, stepped by the runtime; between two steps the event loop runs, so a Stop
-/// message is read at once.
-async fn run(req: RunRequest, image: Option<Vec<u8>>, stop: Rc<Cell<bool>>) -> Result<(), Failure> {
-    let Some(engine) = STATE.with(|s| s.borrow().engine.clone()) else {
-        return Err(Failure::new(FailureKind::BadRequest, "Load a model first."));
-    };
-    let mut events = Post { run: req.run };
-    let spec = RunSpec {
-        prompt: &req.prompt,
-        image: image.as_deref(),
-        tiles: picture::tiles(req.tiles),
-        params: engine.greedy(req.max_new_tokens as usize, req.min_new_tokens as usize),
-    };
-    let mut run = engine.start(spec, &now, &mut events)?;
-    drop(image);
-    if let Some(n) = lose_gpu_after() {
-        run.destroy_gpu_after(n);
-    }
-    let outcome = loop {
-        yield_now().await;
-        if stop.get() {
-            break run.stop()?;
-        }
-        match run.step(&mut events).await? {
-            Step::Token(id) => post(&Event::Token {
-                run: req.run,
-                id,
-                text: run.text()?.trim_end_matches('\u{FFFD}').to_string(),
-            }),
-            Step::Done(outcome) => break outcome,
-            Step::Encoded | Step::Prefilled => {}
-        }
-    };
-    post(&Event::Done {
-        run: req.run,
-        result: RunResult {
-            prompt_ids: outcome.prompt_ids,
-            generated_ids: outcome.generated_ids,
-            text: outcome.text,
-            stop: outcome.stop,
-            backend: backend_name(outcome.backend).to_string(),
-            timings: outcome.timings,
-        },
-    });
-    Ok(())
-}
-
-/// The browser tests' hook for the GPU hand-over: a test sets `smolvlmTestLoseGpuAfter = N`
-/// on this worker's global scope (Playwright's `worker.evaluate`), and the next runs
-/// destroy the device once N tokens exist, a real loss as a driver reset makes one.
-fn lose_gpu_after() -> Option<usize> {
-    Reflect::get(&js_sys::global(), &"smolvlmTestLoseGpuAfter".into())
-        .ok()?
-        .as_f64()
-        .filter(|n| *n >= 0.0)
-        .map(|n| n as usize)
-}
-
-/// What the page's `backend` element shows for each path.
-const WASM: &str = "wasm";
-const WEBGPU: &str = "webgpu";
-
-fn backend_name(b: Backend) -> &'static str {
-    match b {
-        Backend::Cpu => WASM,
-        Backend::Gpu => WEBGPU,
-    }
-}
-
-/// `/bench`: on the CPU (`smolvlm::bench`, what `smolvlm bench` runs), or on WebGPU
-/// (`backend=webgpu`: any adapter, the report says which; `auto`: a hardware one, else
-/// the CPU).
-async fn bench(req: &BenchRequest) -> Result<BenchReport, Failure> {
-    let cfg = bench_config(req)?;
-    let mut log = |line: &str| {
-        post(&Event::BenchLog {
-            line: line.to_string(),
-        })
-    };
-    let Some(device) = gpu::open(req.backend).await? else {
-        let r = smolvlm::bench::run(&cfg, &now, &mut log).map_err(|e| {
-            Failure::new(FailureKind::Internal, format!("The benchmark failed: {e}"))
-        })?;
-        return Ok(BenchReport {
-            size: req.size.clone(),
-            dtype: cfg.dtype.name().to_string(),
-            backend: WASM.into(),
-            adapter: None,
-            software_adapter: None,
-            load_ms: r.load_ms,
-            prefill_tokens_per_s: r.prefill_tokens_per_s,
-            decode_tokens_per_s: r.decode_tokens_per_s,
-            decode_empty_tokens_per_s: r.decode_empty_tokens_per_s,
-            vision_ms_per_tile: r.vision_ms_per_tile,
-            picture_ms: r.picture.as_ref().map(|p| p.total_ms),
-            picture_frames: r.picture.as_ref().map_or(0, |p| p.frames as u32),
-            weight_bytes: r.weight_bytes as u64,
-            wasm_memory_bytes: wasm_memory_bytes(),
-            threads: build().threads,
-            build: build().name,
-        });
-    };
-    let r = smolvlm_runtime::bench::gpu(&device, &cfg, &now, &mut log)
-        .await
-        .map_err(|e| {
-            Failure::new(
-                FailureKind::Internal,
-                format!("The benchmark failed on the GPU: {e}"),
-            )
-        })?;
-    Ok(BenchReport {
-        size: req.size.clone(),
-        dtype: cfg.dtype.name().to_string(),
-        backend: WEBGPU.into(),
-        adapter: Some(r.adapter),
-        software_adapter: Some(r.software),
-        load_ms: r.load_ms,
-        prefill_tokens_per_s: r.prefill_tokens_per_s,
-        decode_tokens_per_s: r.decode_tokens_per_s,
-        decode_empty_tokens_per_s: r.decode_empty_tokens_per_s,
-        vision_ms_per_tile: r.vision_ms_per_tile,
-        picture_ms: None,
-        picture_frames: 0,
-        weight_bytes: r.weight_bytes,
-        wasm_memory_bytes: wasm_memory_bytes(),
-        threads: build().threads,
-        build: build().name,
-    })
-}
-
-/// The benchmark's settings from the page's request.
-fn bench_config(req: &BenchRequest) -> Result<smolvlm::bench::BenchConfig, Failure> {
-    use smolvlm::bench::{BenchConfig, BenchDtype};
-    use smolvlm::ModelSize;
-    let bad = |m: String| Failure::new(FailureKind::BadRequest, m);
-    let size = match req.size.as_str() {
-        "256m" => ModelSize::Smolvlm2_256m,
-        "500m" => ModelSize::Smolvlm2_500m,
-        s => return Err(bad(format!("size {s:?}: use 256m or 500m"))),
-    };
-    let dtype = BenchDtype::parse(&req.dtype).ok_or_else(|| {
-        bad(format!(
-            "dtype {:?}: use f32, f16, q8_0, q4_0 or q4_k",
-            req.dtype
-        ))
-    })?;
-    Ok(BenchConfig {
-        size,
-        dtype,
-        prompt_tokens: req.prompt_tokens as usize,
-        decode_tokens: req.decode_tokens as usize,
-        vision: req.vision,
-        picture_frames: req.picture_frames as usize,
-    })
 }
