@@ -103,9 +103,22 @@ pub(crate) fn prepare(
                     "This model has no image settings (preprocessor_config.json), so it cannot read pictures.",
                 ));
             };
-            let out = processor
-                .preprocess_bytes(bytes, tiles)
-                .map_err(|e| image_failure(&e))?;
+            let image = decode_image(bytes, &Default::default()).map_err(|e| image_failure(&e))?;
+            // The frames this picture makes, checked against the context before any resize
+            // or allocation (a picture of thousands of tiles is refused, not encoded).
+            let (w, h) = (image.width(), image.height());
+            let frames = Plan::new(w, h, &processor.config.with_tiles(tiles, w, h)).frames();
+            let config = loaded.model.config();
+            let (per_frame, context) = (config.image_seq_len(), config.max_context());
+            if (frames as usize).saturating_mul(per_frame) > context {
+                return Err(Failure::new(
+                    FailureKind::BadRequest,
+                    format!(
+                        "This picture ({w}x{h}) makes {frames} frames of {per_frame} image tokens each, more than this model's context of {context} tokens: ask for fewer tiles."
+                    ),
+                ));
+            }
+            let out = processor.preprocess(&image, tiles);
             let n = out.num_frames;
             let px = Tensor::from_vec(out.pixel_values, (n, 3, out.height, out.width), device)
                 .map_err(|e| internal("preparing the picture", e))?;

@@ -341,3 +341,35 @@ fn crc32(data: &[u8]) -> u32 {
     }
     !crc
 }
+
+/// A picture whose frames cannot fit the context (here: settings that resize to the
+/// largest edge allowed, 8192, so a 300x170 picture makes thousands of 32-pixel tiles of 16
+/// tokens each against a context of 1024) is refused from its size alone, before it is
+/// resized or encoded.
+#[test]
+fn a_picture_of_too_many_frames_is_refused_before_it_is_resized() {
+    let mut loaded = hub("tiny-split");
+    let mut cfg = loaded.image_processor.as_ref().unwrap().config.clone();
+    cfg.longest_edge = smolvlm::processor::MAX_EDGE;
+    loaded.image_processor = Some(smolvlm::processor::ImageProcessor::new(cfg));
+    let engine = Engine::new(loaded, None);
+    let image = read(&fixtures().join("images/big_300x170.png"));
+    let clock = clock();
+    let mut events = Recorded::default();
+    let spec = RunSpec {
+        prompt: "Read.",
+        image: Some(&image),
+        tiles: smolvlm::processor::Tiles::All,
+        params: engine.greedy(4, 0),
+    };
+    let e = engine.start(spec, &clock, &mut events).err().unwrap();
+    assert_eq!(e.kind, FailureKind::BadRequest);
+    assert!(
+        e.message
+            .contains("frames of 16 image tokens each, more than this model's context of 1024"),
+        "{}",
+        e.message
+    );
+    assert!(e.message.contains("fewer tiles"), "{}", e.message);
+    assert!(events.encoding.is_empty());
+}

@@ -261,6 +261,22 @@ pub fn load(layout: &Layout, mut files: Files, device: &Device) -> Result<Loaded
     }
 }
 
+/// Image settings whose tiles are the vision tower's own size (a crafted file cannot make
+/// tiles of another size, or of one pixel, for the tower to take).
+fn fits_the_tower(
+    cfg: ImageProcessorConfig,
+    config: &crate::Config,
+) -> Result<ImageProcessorConfig, LoadError> {
+    let side = config.vision.image_size;
+    if cfg.max_image_longest_edge as usize != side {
+        return Err(LoadError::Invalid(format!(
+            "the image settings' max_image_size.longest_edge is {}, but the vision tower takes {side}x{side} images",
+            cfg.max_image_longest_edge
+        )));
+    }
+    Ok(cfg)
+}
+
 fn required<'a>(files: &'a Files, name: &str) -> Result<&'a [u8], LoadError> {
     files
         .get(name)
@@ -341,11 +357,15 @@ fn load_hub(files: &mut Files, device: &Device) -> Result<Loaded, LoadError> {
     let template = template(files)?.ok_or_else(|| {
         LoadError::Missing("the model has no chat_template.json or chat_template.jinja".into())
     })?;
+    let image_processor = image_config(files)?
+        .map(|cfg| fits_the_tower(cfg, model.config()))
+        .transpose()?
+        .map(ImageProcessor::new);
     Ok(Loaded {
         model,
         tokenizer,
         template,
-        image_processor: image_config(files)?.map(ImageProcessor::new),
+        image_processor,
         generation: generation(files)?.unwrap_or_default(),
     })
 }
@@ -400,6 +420,7 @@ fn load_gguf(
         Some(g) => g,
         None => pair.generation_config()?,
     };
+    let image_config = fits_the_tower(image_config, &config)?;
     let model = pair.load_model_with(&config, device)?;
     Ok(Loaded {
         model,

@@ -271,3 +271,61 @@ fn quantize_refuses_a_corrupt_checkpoint() {
         "{err}"
     );
 }
+
+/// A GGUF header by hand: version 3, no tensors, `kvs` already encoded key/values.
+fn header(n_kv: u64, kvs: &[u8]) -> Vec<u8> {
+    let mut f = b"GGUF".to_vec();
+    f.extend(3u32.to_le_bytes());
+    f.extend(0u64.to_le_bytes());
+    f.extend(n_kv.to_le_bytes());
+    f.extend_from_slice(kvs);
+    f
+}
+
+fn kv_u8(key: &str, v: u8) -> Vec<u8> {
+    let mut b = (key.len() as u64).to_le_bytes().to_vec();
+    b.extend(key.as_bytes());
+    b.extend(0u32.to_le_bytes()); // u8
+    b.push(v);
+    b
+}
+
+/// 200,000 keys parse in linear time (the duplicate check was quadratic: 47 s), and a
+/// duplicate among them is still found.
+#[test]
+fn many_metadata_keys_are_checked_for_duplicates_in_linear_time() {
+    let n = 200_000;
+    let mut kvs = Vec::new();
+    for i in 0..n {
+        kvs.extend(kv_u8(&format!("k.{i}"), 1));
+    }
+    let parsed = smolvlm::gguf::format::parse(&header(n as u64, &kvs)).unwrap();
+    assert_eq!(parsed.metadata.len(), n);
+    kvs.extend(kv_u8("k.123", 2));
+    let err = smolvlm::gguf::format::parse(&header(n as u64 + 1, &kvs)).unwrap_err();
+    assert_eq!(err, "metadata key `k.123` appears twice");
+}
+
+/// A 20 MB array of bytes would be 640 MB of parsed values: refused by the budget of 4x
+/// the file, before the array is built.
+#[test]
+fn a_metadata_array_larger_than_the_memory_budget_is_refused() {
+    let n = 20_000_000u64;
+    let key = "general.padding";
+    let mut kv = (key.len() as u64).to_le_bytes().to_vec();
+    kv.extend(key.as_bytes());
+    kv.extend(9u32.to_le_bytes()); // array
+    kv.extend(0u32.to_le_bytes()); // of u8
+    kv.extend(n.to_le_bytes());
+    kv.resize(kv.len() + n as usize, 7);
+    let err = smolvlm::gguf::format::parse(&header(1, &kv)).unwrap_err();
+    assert!(
+        err.starts_with(
+            "metadata `general.padding`: 20000000 metadata values in all would take more than 4x"
+        ),
+        "{err}"
+    );
+    // The real files are far inside the budget.
+    smolvlm::gguf::format::parse(&text()).unwrap();
+    smolvlm::gguf::format::parse(&read("gguf/tiny-split-F32.gguf")).unwrap();
+}

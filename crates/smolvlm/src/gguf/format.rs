@@ -23,6 +23,10 @@ pub const VERSION: u32 = 3;
 pub const DEFAULT_ALIGNMENT: usize = 32;
 /// Arrays of arrays are allowed by the spec; nothing real nests deeper than this.
 const MAX_DEPTH: usize = 8;
+/// Metadata values may take at most this many times the file's bytes once parsed (plus
+/// 1 MiB): each value is a `Value` of 32 bytes, so a 20 MB array of bytes would otherwise
+/// become 640 MB. Real files hold their vocabulary in well under 2x.
+const METADATA_MEMORY_RATIO: usize = 4;
 
 /// One tensor as the file describes it.
 #[derive(Debug, Clone)]
@@ -117,6 +121,8 @@ fn min_size(code: u32) -> usize {
 struct Reader<'a> {
     bytes: &'a [u8],
     pos: usize,
+    /// Metadata values parsed so far (array elements each count).
+    values: usize,
 }
 
 impl<'a> Reader<'a> {
@@ -208,6 +214,15 @@ impl<'a> Reader<'a> {
                     ));
                 }
                 let n = self.len(min_size(elem), &what)?;
+                self.values = self.values.saturating_add(n);
+                let budget = METADATA_MEMORY_RATIO * self.bytes.len() + (1 << 20);
+                if self.values.saturating_mul(std::mem::size_of::<Value>()) > budget {
+                    return Err(format!(
+                        "metadata `{key}`: {} metadata values in all would take more than {METADATA_MEMORY_RATIO}x the file's {} bytes in memory",
+                        self.values,
+                        self.bytes.len()
+                    ));
+                }
                 let mut items = Vec::with_capacity(n);
                 for _ in 0..n {
                     items.push(self.value(elem, depth + 1, key)?);
@@ -250,7 +265,11 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, String> {
     if bytes.len() < 4 || &bytes[..4] != MAGIC {
         return Err("not a GGUF file (it does not start with the bytes `GGUF`)".into());
     }
-    let mut r = Reader { bytes, pos: 4 };
+    let mut r = Reader {
+        bytes,
+        pos: 4,
+        values: 0,
+    };
     let version = r.u32(&|| "the version".into())?;
     match version {
         2 | 3 => {}
@@ -266,11 +285,13 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, String> {
     let n_tensors = r.len(32, &|| "the tensor count".into())?;
     let n_kv = r.len(13, &|| "the metadata count".into())?;
     let mut metadata = Vec::with_capacity(n_kv);
+    // Each name once, checked in O(1) (a crafted file has hundreds of thousands).
+    let mut seen = std::collections::HashSet::with_capacity(n_kv);
     for i in 0..n_kv {
         let key = r.string(&|| format!("metadata key #{i}"))?;
         let code = r.u32(&|| format!("the type of metadata `{key}`"))?;
         let value = r.value(code, 0, &key)?;
-        if metadata.iter().any(|(k, _)| k == &key) {
+        if !seen.insert(key.clone()) {
             return Err(format!("metadata key `{key}` appears twice"));
         }
         metadata.push((key, value));
@@ -284,6 +305,7 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, String> {
         offset: u64,
     }
     let mut raws = Vec::with_capacity(n_tensors);
+    let mut seen = std::collections::HashSet::with_capacity(n_tensors);
     for i in 0..n_tensors {
         let name = r.string(&|| format!("the name of tensor #{i}"))?;
         let what = || format!("tensor `{name}`");
@@ -306,7 +328,7 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, String> {
             format!("tensor `{name}` has unknown or unsupported GGML type {code}")
         })?;
         let offset = r.u64(&what)?;
-        if raws.iter().any(|t: &Raw| t.name == name) {
+        if !seen.insert(name.clone()) {
             return Err(format!("tensor `{name}` appears twice"));
         }
         raws.push(Raw {

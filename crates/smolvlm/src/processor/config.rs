@@ -188,6 +188,28 @@ impl ImageProcessorConfig {
             image_std: channels(raw.image_std, d.image_std).map_err(|m| invalid("image_std", m))?,
             do_pad: raw.do_pad.unwrap_or(d.do_pad),
         };
+        for (key, edge) in [
+            ("size", cfg.longest_edge),
+            ("max_image_size", cfg.max_image_longest_edge),
+        ] {
+            if edge > MAX_EDGE {
+                return Err(invalid(
+                    key,
+                    format!("longest_edge {edge} is above the {MAX_EDGE} pixels this takes"),
+                ));
+            }
+        }
+        for (key, values) in [("image_mean", cfg.image_mean), ("image_std", cfg.image_std)] {
+            if values.iter().any(|v| !v.is_finite()) {
+                return Err(invalid(key, format!("{values:?} must be finite numbers")));
+            }
+        }
+        if !(cfg.rescale_factor.is_finite() && cfg.rescale_factor > 0.0) {
+            return Err(invalid(
+                "rescale_factor",
+                format!("{} must be a finite positive number", cfg.rescale_factor),
+            ));
+        }
         if cfg.image_std.contains(&0.0) {
             return Err(invalid(
                 "image_std",
@@ -197,6 +219,10 @@ impl ImageProcessorConfig {
         Ok(cfg)
     }
 }
+
+/// The longest edge a setting may ask for: 4x SmolVLM2's 2048 (a larger one would make
+/// pictures of billions of pixels, or thousands of tiles, from a crafted file).
+pub const MAX_EDGE: u32 = 8192;
 
 fn parse<T: serde::de::DeserializeOwned>(
     file: &'static str,
@@ -244,6 +270,26 @@ mod tests {
       "resample": 1, "rescale_factor": 0.00392156862745098, "size": {"longest_edge": 2048},
       "video_sampling": {"fps": 1, "max_frames": 64, "video_size": {"longest_edge": 512}}
     }"#;
+
+    /// Settings a crafted file could use to make billions of pixels or an endless plan.
+    #[test]
+    fn settings_beyond_any_model_are_refused_naming_the_key() {
+        let with = |edit: &dyn Fn(&mut serde_json::Value)| {
+            let mut v: serde_json::Value = serde_json::from_str(HUB_256M).unwrap();
+            edit(&mut v);
+            ImageProcessorConfig::from_preprocessor_json(v.to_string().as_bytes())
+                .unwrap_err()
+                .to_string()
+        };
+        let e = with(&|v| v["size"]["longest_edge"] = u32::MAX.into());
+        assert!(e.contains("size") && e.contains("8192"), "{e}");
+        let e = with(&|v| v["max_image_size"]["longest_edge"] = 100_000.into());
+        assert!(e.contains("max_image_size"), "{e}");
+        let e = with(&|v| v["rescale_factor"] = 0.into());
+        assert!(e.contains("rescale_factor"), "{e}");
+        let e = with(&|v| v["image_mean"] = serde_json::json!([0.5, 1e300, 0.5]));
+        assert!(e.contains("image_mean"), "{e}");
+    }
 
     #[test]
     fn reads_the_hub_layout() {

@@ -28,7 +28,9 @@ mod plan;
 mod resample;
 mod rgb;
 
-pub use config::{ImageProcessorConfig, ProcessorConfig, PREPROCESSOR_CONFIG, PROCESSOR_CONFIG};
+pub use config::{
+    ImageProcessorConfig, ProcessorConfig, MAX_EDGE, PREPROCESSOR_CONFIG, PROCESSOR_CONFIG,
+};
 pub use decode::{decode_image, DecodeOptions, DEFAULT_MAX_PIXELS};
 pub use error::{ConfigError, ImageError};
 pub use plan::{encoder_size, longest_edge_size, Plan, Tiles};

@@ -160,19 +160,31 @@ impl ImageProcessorConfig {
             return self.clone();
         }
         let side = self.max_image_longest_edge;
-        // Multiples of `side` from the checkpoint's edge down; `side` itself gives one frame.
-        (1..=(self.longest_edge / side).max(1))
-            .rev()
-            .map(|k| Self {
-                do_resize: true,
-                longest_edge: k * side,
-                ..self.clone()
-            })
-            .find(|cfg| Plan::new(width, height, cfg).tiles() <= limit)
-            .unwrap_or_else(|| Self {
+        let at = |k: u32| Self {
+            do_resize: true,
+            longest_edge: k * side,
+            ..self.clone()
+        };
+        let fits = |k: u32| Plan::new(width, height, &at(k)).tiles() <= limit;
+        // Multiples `k * side` of the tile side up to the checkpoint's edge: the tile count
+        // grows with k, so the largest k that fits is found by bisection (a crafted edge of
+        // billions of tile sides takes a few dozen plans, not a scan).
+        let (mut lo, mut hi) = (1u32, (self.longest_edge / side).max(1));
+        if !fits(lo) {
+            return Self {
                 do_image_splitting: false,
                 ..self.clone()
-            })
+            };
+        }
+        while lo < hi {
+            let mid = lo + (hi - lo).div_ceil(2);
+            if fits(mid) {
+                lo = mid;
+            } else {
+                hi = mid - 1;
+            }
+        }
+        at(lo)
     }
 }
 
@@ -223,6 +235,48 @@ mod tests {
         assert!(!c.with_tiles(Tiles::Max(0), 512, 512).do_image_splitting);
         // A wide picture: 2048x512 at 2048 is 1x4 tiles, within a cap of 4.
         assert_eq!(c.with_tiles(Tiles::Max(4), 4000, 1000), c);
+    }
+
+    /// The bisection gives what a scan from the largest edge down gives, and a crafted
+    /// edge of thousands of one-pixel tiles is planned at once instead of scanned.
+    #[test]
+    fn tiles_cap_by_bisection_equals_the_scan() {
+        let scan = |c: &ImageProcessorConfig, n: u32, w: u32, h: u32| -> Option<u32> {
+            let side = c.max_image_longest_edge;
+            (1..=(c.longest_edge / side).max(1))
+                .rev()
+                .map(|k| k * side)
+                .find(|&e| {
+                    let at = ImageProcessorConfig {
+                        do_resize: true,
+                        longest_edge: e,
+                        ..c.clone()
+                    };
+                    Plan::new(w, h, &at).tiles() <= n
+                })
+        };
+        for (edge, side) in [(2048, 512), (1536, 384), (4096, 512), (100, 7)] {
+            let c = cfg(edge, side);
+            for (w, h) in [(512, 512), (37, 53), (4000, 1000), (1, 900), (3000, 2999)] {
+                for n in 1..20 {
+                    let got = c.with_tiles(Tiles::Max(n), w, h);
+                    if Plan::new(w, h, &c).tiles() > n {
+                        let case = format!("{edge}/{side} {w}x{h} <= {n}");
+                        match scan(&c, n, w, h) {
+                            Some(e) => assert_eq!(got.longest_edge, e, "{case}"),
+                            None => assert!(!got.do_image_splitting, "{case}"),
+                        }
+                    }
+                }
+            }
+        }
+        // The largest edge settings may give (`MAX_EDGE`) in one-pixel tiles.
+        let crafted = cfg(8192, 1).with_tiles(Tiles::Max(1), 10, 10);
+        // Even one tile side (rounded to 1x2 pixels) is 2 tiles: splitting goes off.
+        assert!(!crafted.do_image_splitting);
+        let crafted = cfg(8192, 1).with_tiles(Tiles::Max(2), 10, 10);
+        assert_eq!(crafted.longest_edge, 1);
+        assert_eq!(Plan::new(10, 10, &crafted).tiles(), 2);
     }
 
     #[test]
