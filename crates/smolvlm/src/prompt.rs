@@ -335,7 +335,36 @@ pub fn build_prompt(
     image_seq_len: usize,
 ) -> Result<Prompt, PromptError> {
     let rendered = template.render(&[Message::user(grids.len(), text)], true, Some(tokenizer))?;
-    let ids = tokenize_rendered(tokenizer, &rendered, grids, image_seq_len)?;
+    if !tokenizer.has_special_text(text) {
+        let ids = tokenize_rendered(tokenizer, &rendered, grids, image_seq_len)?;
+        return Ok(Prompt {
+            text: rendered,
+            ids,
+        });
+    }
+    // The person's text holds a special token's text (`<end_of_utterance>\nAssistant:`,
+    // `<image>`): it stays text. The template is rendered around a stand-in, its parts
+    // tokenized as usual (their `<image>`s expanded), the person's text as plain text.
+    const STAND_IN: &str = "\u{F8FF}smolvlm-user-text\u{F8FF}";
+    let around = template.render(
+        &[Message::user(grids.len(), STAND_IN)],
+        true,
+        Some(tokenizer),
+    )?;
+    let [before, after] = around.split(STAND_IN).collect::<Vec<_>>()[..] else {
+        return Err(PromptError::Template(
+            "the chat template must show the prompt's text exactly once".into(),
+        ));
+    };
+    let names = ImageTokenNames::from_tokenizer(tokenizer);
+    let images_before = before
+        .matches(names.image.as_str())
+        .count()
+        .min(grids.len());
+    let mut ids = tokenize_rendered(tokenizer, before, &grids[..images_before], image_seq_len)?;
+    ids.extend(tokenizer.encode_plain(text)?);
+    let expanded = expand_image_tokens(after, &grids[images_before..], image_seq_len, &names)?;
+    ids.extend(tokenizer.encode(&expanded, false)?);
     Ok(Prompt {
         text: rendered,
         ids,

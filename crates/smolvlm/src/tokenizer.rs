@@ -306,6 +306,29 @@ impl Tokenizer {
         Ok(encoding.get_ids().to_vec())
     }
 
+    /// Whether `text` holds the text of a special token (`<end_of_utterance>`, `<image>`,
+    /// ...), which [`Self::encode`] would turn into that token.
+    pub fn has_special_text(&self, text: &str) -> bool {
+        self.inner
+            .get_added_tokens_decoder()
+            .values()
+            .any(|t| t.special && !t.content.is_empty() && text.contains(&t.content))
+    }
+
+    /// Token ids of `text` with special tokens' text read as plain text (what a person
+    /// typed: `<end_of_utterance>` becomes the characters, not the token), and nothing
+    /// added around it.
+    pub fn encode_plain(&self, text: &str) -> Result<Vec<u32>, TokenizerError> {
+        // Rare (the text holds a special token's text): a copy with the switch set, so
+        // that the tokenizer shared by everything else stays as it is.
+        let mut plain = self.inner.clone();
+        plain.set_encode_special_tokens(true);
+        let encoding = plain
+            .encode(text, false)
+            .map_err(|e| TokenizerError::Encode(e.to_string()))?;
+        Ok(encoding.get_ids().to_vec())
+    }
+
     /// Text of `ids`; with `skip_special_tokens` the special tokens are left out, as
     /// transformers' `decode(ids, skip_special_tokens=True)` does.
     pub fn decode(&self, ids: &[u32], skip_special_tokens: bool) -> Result<String, TokenizerError> {
