@@ -5,6 +5,10 @@ import { collectErrors, waitForApp } from './site';
 
 const SITE = process.env.SITE_ORIGIN!;
 
+// The embed snippet's sandbox (catalog's EMBED_SANDBOX; render.rs checks the snippet
+// carries exactly these): the card must work inside it.
+const EMBED_SANDBOX = 'allow-scripts allow-same-origin allow-popups allow-popups-to-escape-sandbox';
+
 // A page of ANOTHER origin (a second port) that pastes the snippets, as a blog would.
 let host: Server;
 let hostOrigin = '';
@@ -18,7 +22,7 @@ test.beforeAll(async () => {
 <p>A blog post.</p>
 <a href="${SITE}/tool/${slug}/"><img id="badge" src="${SITE}/badge/${slug}.svg" width="360" height="90" alt="badge"></a>
 <img id="flat" src="${SITE}/badge/${slug}-flat.svg" alt="flat badge">
-<iframe id="card" src="${SITE}/embed/${slug}/" width="360" height="260" style="border:0"></iframe>
+<iframe id="card" src="${SITE}/embed/${slug}/" width="360" height="260" style="border:0" sandbox="${EMBED_SANDBOX}"></iframe>
 </body></html>`);
   });
   await new Promise<void>((resolve) => host.listen(0, '127.0.0.1', resolve));

@@ -11,6 +11,13 @@ pub const BADGE_HEIGHT: u32 = 90;
 /// Size of the embed card iframe (`/embed/<slug>/`).
 pub const EMBED_WIDTH: u32 = 360;
 pub const EMBED_HEIGHT: u32 = 260;
+/// What the embed card may do inside the page that pastes it, and nothing more: run its
+/// script (hydration, the height it posts, the community votes), keep its own origin (the
+/// votes service allows only the site's origin; being cross-origin to the host page, it
+/// gains nothing over the host by it), and open links in a new, unsandboxed tab. No forms,
+/// no top navigation, no downloads, no modals.
+pub const EMBED_SANDBOX: &str =
+    "allow-scripts allow-same-origin allow-popups allow-popups-to-escape-sandbox";
 
 /// Light or dark colours.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -151,6 +158,7 @@ pub fn community_line(tool: &Tool) -> Option<String> {
 pub fn embed_iframe_html(tool: &Tool, site_url: &str) -> String {
     format!(
         "<iframe src=\"{}\" title=\"{}\" width=\"{EMBED_WIDTH}\" height=\"{EMBED_HEIGHT}\" \
+         sandbox=\"{EMBED_SANDBOX}\" \
          style=\"border:0;border-radius:16px;max-width:100%;\" loading=\"lazy\"></iframe>",
         xml_escape(&embed_url(site_url, &tool.slug)),
         xml_escape(&format!("{} verdict on {SITE_NAME}", tool.name)),

@@ -32,7 +32,7 @@ mod render;
 pub use embed::{
     badge_alt, badge_html, badge_markdown, badge_url, community_line, embed_iframe_html, embed_url,
     oembed_json, oembed_url, site_root, tool_url, xml_escape, BadgeStyle, BadgeVariant, OEmbed,
-    Theme, BADGE_HEIGHT, BADGE_WIDTH, EMBED_HEIGHT, EMBED_WIDTH,
+    Theme, BADGE_HEIGHT, BADGE_WIDTH, EMBED_HEIGHT, EMBED_SANDBOX, EMBED_WIDTH,
 };
 pub use error::{ContentError, LoadError};
 pub use model::{

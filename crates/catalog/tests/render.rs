@@ -437,6 +437,23 @@ fn oembed_is_rich_1_0_with_the_embed_iframe() {
         );
         assert_eq!(iframe.attribute("width"), Some("360"));
         assert_eq!(iframe.attribute("height"), Some("260"));
+        // Sandboxed: scripts, its own origin and new tabs only (embeds.spec.ts pastes the
+        // card with the same tokens and checks it still works).
+        let mut sandbox: Vec<&str> = iframe
+            .attribute("sandbox")
+            .expect("a sandbox attribute")
+            .split_whitespace()
+            .collect();
+        sandbox.sort();
+        assert_eq!(
+            sandbox,
+            [
+                "allow-popups",
+                "allow-popups-to-escape-sandbox",
+                "allow-same-origin",
+                "allow-scripts"
+            ]
+        );
     }
 }
 
