@@ -8,11 +8,13 @@
 //!   sample pictures (see `ocr.rs`).
 //! - `bench-votes`: the votes service's votes/s and latency on SQLite and PostgreSQL
 //!   (see `votes.rs`; `serve` runs that service beside the site).
+//! - `fuzz`: the parsers' cargo-fuzz targets, seeded from the fixtures (see `fuzz.rs`).
 //!
 //! Everything CI builds is built once, in the release profile: the `xtask` alias itself runs
 //! `--release` (see `.cargo/config.toml`) so xtask's dependencies are not compiled twice.
 
 mod dist;
+mod fuzz;
 mod ocr;
 mod serve;
 mod test;
@@ -35,7 +37,7 @@ pub const DEFAULT_SITE_URL: &str = "http://localhost:8080/";
 #[derive(Parser)]
 #[command(
     name = "cargo xtask",
-    about = "Chores of this repository: serve, dist, test, install, doctor, fetch-models, bench, samples, bench-votes"
+    about = "Chores of this repository: serve, dist, test, install, doctor, fetch-models, bench, samples, bench-votes, fuzz"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -137,6 +139,15 @@ enum Cmd {
         #[arg(long)]
         list: bool,
     },
+    /// Fuzz the parsers a model link or a picked file reaches (GGUF, safetensors, the JSON
+    /// files, pictures, chat templates) with cargo-fuzz, each target for `--seconds`.
+    Fuzz {
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// Only the targets whose name contains this text.
+        #[arg(long)]
+        only: Option<String>,
+    },
     /// Install the tools the other commands need (apt packages when root, cargo tools, npm).
     Install,
     /// Say which tools are installed and which are missing, without changing anything.
@@ -213,6 +224,7 @@ fn main() -> Result<()> {
         }
         Cmd::Test { only, list } => test::main(&root, only.as_deref(), list),
         Cmd::BenchVotes { clients, votes } => votes::bench(clients, votes),
+        Cmd::Fuzz { seconds, only } => fuzz::main(&root, seconds, only.as_deref()),
         Cmd::Install => tools::install(tools::Need::Test),
         Cmd::Doctor => tools::doctor(),
     }

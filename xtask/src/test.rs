@@ -68,7 +68,16 @@ pub const STEPS: &[Step] = &[
         name: "browser tests",
         run: browser_tests,
     },
+    Step {
+        name: "fuzz",
+        // Each cargo-fuzz target briefly, from the fixtures' seeds: a parser change that
+        // panics on a nearby input fails here. Longer runs: `cargo xtask fuzz --seconds N`.
+        run: |cx| crate::fuzz::main(cx.root, FUZZ_SECONDS, None),
+    },
 ];
+
+/// Seconds each fuzz target runs in `cargo xtask test`.
+const FUZZ_SECONDS: u64 = 15;
 
 pub fn run_steps(cx: &Ctx, only: Option<&str>) -> Result<()> {
     let mut times = Vec::new();

@@ -226,6 +226,33 @@ fn wasm_target_installed() -> bool {
 }
 
 /// Whether the pinned nightly and its `rust-src` (for `-Z build-std`) are installed.
+/// cargo-fuzz's version (`cargo xtask fuzz`), compiled from crates.io.
+pub const CARGO_FUZZ_VERSION: &str = "0.13.2";
+
+/// What `cargo xtask fuzz` needs: the pinned nightly (libFuzzer's sanitizer flags are
+/// nightly-only) and cargo-fuzz.
+pub fn install_fuzz() -> Result<()> {
+    if !nightly_installed() {
+        run(Command::new("rustup").args([
+            "toolchain",
+            "install",
+            NIGHTLY,
+            "--profile",
+            "minimal",
+            "--component",
+            "rust-src",
+        ]))?;
+    }
+    if installed_version("cargo-fuzz").as_deref() != Some(CARGO_FUZZ_VERSION) {
+        run(cargo().args([
+            "install",
+            "--locked",
+            &format!("cargo-fuzz@{CARGO_FUZZ_VERSION}"),
+        ]))?;
+    }
+    Ok(())
+}
+
 pub fn nightly_installed() -> bool {
     Command::new("rustup")
         .args(["component", "list", "--installed", "--toolchain", NIGHTLY])
