@@ -106,16 +106,7 @@ pub fn install(need: Need) -> Result<()> {
 
     if !nightly_installed() {
         // Optional: without it `dist` builds the single-threaded workers only, and says so.
-        let installed = run(Command::new("rustup").args([
-            "toolchain",
-            "install",
-            NIGHTLY,
-            "--profile",
-            "minimal",
-            "--component",
-            "rust-src",
-        ]));
-        if let Err(e) = installed {
+        if let Err(e) = install_nightly() {
             eprintln!(
                 "xtask: could not install {NIGHTLY} with rust-src ({e:#}): the site will have \
                  no threaded worker (one thread in every browser)"
@@ -225,23 +216,27 @@ fn wasm_target_installed() -> bool {
         .unwrap_or(false)
 }
 
-/// Whether the pinned nightly and its `rust-src` (for `-Z build-std`) are installed.
 /// cargo-fuzz's version (`cargo xtask fuzz`), compiled from crates.io.
 pub const CARGO_FUZZ_VERSION: &str = "0.13.2";
+
+/// The pinned nightly with `rust-src` (for `-Z build-std`).
+fn install_nightly() -> Result<()> {
+    run(Command::new("rustup").args([
+        "toolchain",
+        "install",
+        NIGHTLY,
+        "--profile",
+        "minimal",
+        "--component",
+        "rust-src",
+    ]))
+}
 
 /// What `cargo xtask fuzz` needs: the pinned nightly (libFuzzer's sanitizer flags are
 /// nightly-only) and cargo-fuzz.
 pub fn install_fuzz() -> Result<()> {
     if !nightly_installed() {
-        run(Command::new("rustup").args([
-            "toolchain",
-            "install",
-            NIGHTLY,
-            "--profile",
-            "minimal",
-            "--component",
-            "rust-src",
-        ]))?;
+        install_nightly()?;
     }
     if installed_version("cargo-fuzz").as_deref() != Some(CARGO_FUZZ_VERSION) {
         run(cargo().args([
@@ -253,6 +248,7 @@ pub fn install_fuzz() -> Result<()> {
     Ok(())
 }
 
+/// Whether the pinned nightly and its `rust-src` (for `-Z build-std`) are installed.
 pub fn nightly_installed() -> bool {
     Command::new("rustup")
         .args(["component", "list", "--installed", "--toolchain", NIGHTLY])
