@@ -158,16 +158,16 @@ pub fn router_with(dist: &Path, base: &str, extra: &Extra, isolation: Isolation)
     let site = folder(dist, Some(dist.join("404.html")));
     let mut app = Router::new();
     for (at, dir) in &extra.mounts {
-        app = app.nest(at.trim_end_matches('/'), folder(dir, None));
+        app = app.nest_service(at.trim_end_matches('/'), folder(dir, None));
     }
     if let Some(upstream) = extra.votes {
         app = crate::votes::proxy_routes(app, base, upstream);
     }
     let app = if base == "/" {
-        app.merge(site)
+        app.fallback_service(site)
     } else {
         let to = base.to_owned();
-        app.nest(base.trim_end_matches('/'), site)
+        app.nest_service(base.trim_end_matches('/'), site)
             .route("/", get(move || async move { Redirect::temporary(&to) }))
             .fallback_service(ServeFile::new(dist.join("404.html")))
     };
