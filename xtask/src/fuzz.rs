@@ -75,7 +75,9 @@ struct Report {
     seconds: u64,
 }
 
-pub fn main(root: &Path, seconds: u64, only: Option<&str>) -> Result<()> {
+/// `seed`: libFuzzer's random seed (CI fixes it, so a run is the same every time; without
+/// one each run explores anew).
+pub fn main(root: &Path, seconds: u64, only: Option<&str>, seed: Option<u64>) -> Result<()> {
     tools::install_fuzz()?;
     let fuzz = root.join("fuzz");
     let cargo_fuzz = || {
@@ -114,6 +116,7 @@ pub fn main(root: &Path, seconds: u64, only: Option<&str>) -> Result<()> {
             .arg(format!("-max_total_time={seconds}"))
             .arg(format!("-max_len={max_len}"))
             .args(["-rss_limit_mb=4096", "-timeout=20", "-print_final_stats=1"])
+            .args(seed.map(|s| format!("-seed={s}")))
             .output()
             .context("running cargo fuzz")?;
         let log = String::from_utf8_lossy(&out.stderr);

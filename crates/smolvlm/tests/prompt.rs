@@ -312,3 +312,16 @@ fn special_tokens_typed_in_a_prompt_are_plain_text() {
     // A prompt without such text gives the ids it always gave.
     assert!(!m.tokenizer.has_special_text("Read."));
 }
+
+/// Found by `cargo xtask fuzz` (json_configs): tokenizers 0.23 panics on a tokenizer.json
+/// that breaks off inside its decoder. It is a clear error here, not a crash.
+#[test]
+fn a_tokenizer_json_broken_inside_its_decoder_is_an_error_not_a_panic() {
+    let good = String::from_utf8(read("tiny-split/tokenizer.json")).unwrap();
+    let at = good
+        .find(r#""add_prefix_space":true"#)
+        .expect("the fixture's decoder");
+    let broken = format!(r#"{}"add_prefix_space" true}}}}"#, &good[..at]);
+    let err = Tokenizer::from_json(broken.as_bytes(), None).unwrap_err();
+    assert!(err.to_string().contains("not valid JSON"), "{err}");
+}
