@@ -54,12 +54,8 @@ fn a_device_lost_after_some_tokens_hands_the_run_to_the_cpu() {
     let c = case("split_rgb37x53");
     let want = ids(&c["generation"]["generated_ids"]);
     assert!(want.len() > 4);
-    let image = read(&fixtures().join(c["image"].as_str().unwrap()));
-    let clock = clock();
     let mut events = Recorded::default();
-    let mut run = engine
-        .start(spec_of(&engine, &c, &image), &clock, &mut events)
-        .unwrap();
+    let mut run = start_case(&engine, &c, &mut events);
     run.destroy_gpu_after(4);
     let outcome = finish(&mut run, &mut events);
     assert_eq!(
@@ -91,12 +87,8 @@ fn a_device_lost_while_encoding_or_idle_hands_the_run_to_the_cpu() {
     let engine = engine();
     let c = case("split_rgb37x53");
     let want = ids(&c["generation"]["generated_ids"]);
-    let image = read(&fixtures().join(c["image"].as_str().unwrap()));
-    let clock = clock();
     let mut events = Recorded::default();
-    let mut run = engine
-        .start(spec_of(&engine, &c, &image), &clock, &mut events)
-        .unwrap();
+    let mut run = start_case(&engine, &c, &mut events);
     assert_eq!(run.step_blocking(&mut events).unwrap(), Step::Encoded);
     assert_eq!(run.backend(), Backend::Gpu);
     engine.gpu_model().unwrap().gpu().destroy();

@@ -90,13 +90,9 @@ fn llama_cpps_f32_gguf_pair_loads_and_runs_as_transformers_does() {
 fn stop_between_steps_ends_the_run_keeping_what_was_made() {
     let engine = Engine::new(hub("tiny-split"), None);
     let c = case("split_rgb37x53");
-    let image = read(&fixtures().join(c["image"].as_str().unwrap()));
-    let clock = clock();
 
     let mut events = Recorded::default();
-    let mut run = engine
-        .start(spec_of(&engine, &c, &image), &clock, &mut events)
-        .unwrap();
+    let mut run = start_case(&engine, &c, &mut events);
     assert_eq!(run.step_blocking(&mut events).unwrap(), Step::Encoded);
     assert_eq!(run.step_blocking(&mut events).unwrap(), Step::Encoded);
     let outcome = run.stop().unwrap();
@@ -107,9 +103,7 @@ fn stop_between_steps_ends_the_run_keeping_what_was_made() {
 
     let want = ids(&c["generation"]["generated_ids"]);
     let mut events = Recorded::default();
-    let mut run = engine
-        .start(spec_of(&engine, &c, &image), &clock, &mut events)
-        .unwrap();
+    let mut run = start_case(&engine, &c, &mut events);
     let mut tokens = Vec::new();
     while tokens.len() < 3 {
         if let Step::Token(id) = run.step_blocking(&mut events).unwrap() {
@@ -129,7 +123,6 @@ fn stop_between_steps_ends_the_run_keeping_what_was_made() {
 fn the_token_budget_is_checked_before_the_picture_is_encoded() {
     let engine = Engine::new(hub("tiny-split"), None);
     let image = read(&fixtures().join("images/rgb_37x53.png"));
-    let clock = clock();
     for max_new_tokens in [100_000, usize::MAX] {
         let mut events = Recorded::default();
         let spec = RunSpec {
@@ -138,7 +131,7 @@ fn the_token_budget_is_checked_before_the_picture_is_encoded() {
             tiles: smolvlm::processor::Tiles::All,
             params: engine.greedy(max_new_tokens, 0),
         };
-        let e = engine.start(spec, &clock, &mut events).err().unwrap();
+        let e = engine.start(spec, &clock_ms, &mut events).err().unwrap();
         assert_eq!(e.kind, FailureKind::BadRequest, "{}", e.message);
         assert!(
             e.message.contains("exceeds the model's context"),
@@ -154,7 +147,7 @@ fn the_token_budget_is_checked_before_the_picture_is_encoded() {
         tiles: smolvlm::processor::Tiles::All,
         params: engine.greedy(4, 5),
     };
-    let e = engine.start(spec, &clock, &mut events).err().unwrap();
+    let e = engine.start(spec, &clock_ms, &mut events).err().unwrap();
     assert_eq!(e.kind, FailureKind::BadRequest);
     assert!(e.message.contains("min_new_tokens"), "{}", e.message);
 }
@@ -162,7 +155,6 @@ fn the_token_budget_is_checked_before_the_picture_is_encoded() {
 #[test]
 fn a_text_only_prompt_runs_without_frames() {
     let engine = Engine::new(hub("tiny-split"), None);
-    let clock = clock();
     let mut events = Recorded::default();
     let spec = RunSpec {
         prompt: "Hello",
@@ -170,7 +162,7 @@ fn a_text_only_prompt_runs_without_frames() {
         tiles: smolvlm::processor::Tiles::All,
         params: engine.greedy(5, 5),
     };
-    let mut run = engine.start(spec, &clock, &mut events).unwrap();
+    let mut run = engine.start(spec, &clock_ms, &mut events).unwrap();
     assert_eq!(run.frames(), 0);
     assert_eq!(run.step_blocking(&mut events).unwrap(), Step::Prefilled);
     let outcome = finish(&mut run, &mut events);
@@ -354,7 +346,6 @@ fn a_picture_of_too_many_frames_is_refused_before_it_is_resized() {
     loaded.image_processor = Some(smolvlm::processor::ImageProcessor::new(cfg));
     let engine = Engine::new(loaded, None);
     let image = read(&fixtures().join("images/big_300x170.png"));
-    let clock = clock();
     let mut events = Recorded::default();
     let spec = RunSpec {
         prompt: "Read.",
@@ -362,7 +353,7 @@ fn a_picture_of_too_many_frames_is_refused_before_it_is_resized() {
         tiles: smolvlm::processor::Tiles::All,
         params: engine.greedy(4, 0),
     };
-    let e = engine.start(spec, &clock, &mut events).err().unwrap();
+    let e = engine.start(spec, &clock_ms, &mut events).err().unwrap();
     assert_eq!(e.kind, FailureKind::BadRequest);
     assert!(
         e.message

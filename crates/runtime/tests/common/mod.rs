@@ -74,14 +74,18 @@ impl Events for Recorded {
     }
 }
 
-/// A clock that counts calls (the runtime only subtracts its readings).
-pub fn clock() -> impl Fn() -> f64 {
-    let t = std::time::Instant::now();
-    move || t.elapsed().as_secs_f64() * 1000.0
+/// Milliseconds since the first reading: a clock every run can borrow.
+pub fn clock_ms() -> f64 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    START
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_secs_f64()
+        * 1000.0
 }
 
 /// A reference case's request: its prompt, picture, tiles and greedy limits.
-pub fn spec_of<'a>(engine: &Engine, case: &Value, image: &'a [u8]) -> RunSpec<'a> {
+pub fn spec_of<'a>(engine: &Engine, case: &'a Value, image: &'a [u8]) -> RunSpec<'a> {
     let cli = &case["cli"];
     // "all", or a number of tiles.
     let tiles: Tiles = match &cli["tiles"] {
@@ -116,12 +120,16 @@ pub fn finish(run: &mut Run<'_>, events: &mut Recorded) -> Outcome {
 
 /// Runs a reference case to its end: the outcome and what was told.
 pub fn run_case(engine: &Engine, case: &Value) -> (Outcome, Recorded) {
-    let image = read(&fixtures().join(case["image"].as_str().unwrap()));
-    let clock = clock();
     let mut events = Recorded::default();
-    let mut run = engine
-        .start(spec_of(engine, case, &image), &clock, &mut events)
-        .unwrap();
+    let mut run = start_case(engine, case, &mut events);
     let outcome = finish(&mut run, &mut events);
     (outcome, events)
+}
+
+/// Starts a reference case's run (its picture read from the fixtures).
+pub fn start_case<'e>(engine: &'e Engine, case: &Value, events: &mut Recorded) -> Run<'e> {
+    let image = read(&fixtures().join(case["image"].as_str().unwrap()));
+    engine
+        .start(spec_of(engine, case, &image), &clock_ms, events)
+        .unwrap()
 }
