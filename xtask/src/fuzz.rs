@@ -1,5 +1,7 @@
 //! `cargo xtask fuzz [--seconds N]`: the cargo-fuzz targets of `fuzz/` (libFuzzer with
 //! AddressSanitizer, on the pinned nightly), each for N seconds, seeded from the fixtures.
+//! `cargo xtask test` runs [`Budget::Check`] instead: a fixed number of runs from a fixed
+//! seed and the fixtures alone, so its outcome is the same here and in CI.
 //! The parsers a `model=` link or a picked file reaches: GGUF pairs, safetensors, the
 //! Hub's JSON files, pictures, chat templates. A finding is a failure that names the input
 //! libFuzzer saved (`fuzz/artifacts/TARGET/`); the report gives each target's executions.
@@ -75,9 +77,20 @@ struct Report {
     seconds: u64,
 }
 
-/// `seed`: libFuzzer's random seed (CI fixes it, so a run is the same every time; without
-/// one each run explores anew).
-pub fn main(root: &Path, seconds: u64, only: Option<&str>, seed: Option<u64>) -> Result<()> {
+/// How long each target runs.
+#[derive(Debug, Clone, Copy)]
+pub enum Budget {
+    /// Exploring: this many seconds, a new random seed, and the corpus kept between runs
+    /// (`target/fuzz-corpus/`), so each run goes on from what the last ones found.
+    Explore { seconds: u64 },
+    /// The test suite's check: this many runs from libFuzzer seed 1 and a corpus of the
+    /// fixtures alone (emptied first). A time limit would make the inputs tried depend
+    /// on the machine's speed, and a kept corpus on this checkout's history; a finding in
+    /// CI must be one that `cargo xtask test --only fuzz` shows here too.
+    Check { runs: u64 },
+}
+
+pub fn main(root: &Path, budget: Budget, only: Option<&str>) -> Result<()> {
     tools::install_fuzz()?;
     let fuzz = root.join("fuzz");
     let cargo_fuzz = || {
@@ -94,8 +107,17 @@ pub fn main(root: &Path, seconds: u64, only: Option<&str>, seed: Option<u64>) ->
         .iter()
         .filter(|t| only.is_none_or(|o| t.contains(o)))
     {
-        // The corpus lives outside git (target/): what libFuzzer adds stays between runs.
-        let corpus: PathBuf = root.join("target/fuzz-corpus").join(target);
+        // The corpus lives outside git (target/).
+        let corpus: PathBuf = match budget {
+            Budget::Explore { .. } => root.join("target/fuzz-corpus").join(target),
+            Budget::Check { .. } => {
+                let dir = root.join("target/fuzz-check-corpus").join(target);
+                if dir.exists() {
+                    std::fs::remove_dir_all(&dir)?;
+                }
+                dir
+            }
+        };
         std::fs::create_dir_all(&corpus)?;
         let seeds = seeds(root, target)?;
         let max_len = seeds
@@ -107,16 +129,24 @@ pub fn main(root: &Path, seconds: u64, only: Option<&str>, seed: Option<u64>) ->
         for (name, bytes) in seeds {
             std::fs::write(corpus.join(format!("seed-{name}")), bytes)?;
         }
-        eprintln!("xtask: ── fuzz {target} for {seconds} s ──");
+        let limit = match budget {
+            Budget::Explore { seconds } => {
+                eprintln!("xtask: ── fuzz {target} for {seconds} s ──");
+                vec![format!("-max_total_time={seconds}")]
+            }
+            Budget::Check { runs } => {
+                eprintln!("xtask: ── fuzz {target}: {runs} runs from seed 1 ──");
+                vec![format!("-runs={runs}"), "-seed=1".to_string()]
+            }
+        };
         let started = std::time::Instant::now();
         let out = cargo_fuzz()
             .args(["run", "--release", target])
             .arg(&corpus)
             .arg("--")
-            .arg(format!("-max_total_time={seconds}"))
+            .args(limit)
             .arg(format!("-max_len={max_len}"))
             .args(["-rss_limit_mb=4096", "-timeout=20", "-print_final_stats=1"])
-            .args(seed.map(|s| format!("-seed={s}")))
             .output()
             .context("running cargo fuzz")?;
         let log = String::from_utf8_lossy(&out.stderr);

@@ -224,7 +224,9 @@ fn main() -> Result<()> {
         }
         Cmd::Test { only, list } => test::main(&root, only.as_deref(), list),
         Cmd::BenchVotes { clients, votes } => votes::bench(clients, votes),
-        Cmd::Fuzz { seconds, only } => fuzz::main(&root, seconds, only.as_deref(), None),
+        Cmd::Fuzz { seconds, only } => {
+            fuzz::main(&root, fuzz::Budget::Explore { seconds }, only.as_deref())
+        }
         Cmd::Install => tools::install(tools::Need::Test),
         Cmd::Doctor => tools::doctor(),
     }

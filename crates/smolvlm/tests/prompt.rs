@@ -325,3 +325,19 @@ fn a_tokenizer_json_broken_inside_its_decoder_is_an_error_not_a_panic() {
     let err = Tokenizer::from_json(broken.as_bytes(), None).unwrap_err();
     assert!(err.to_string().contains("not valid JSON"), "{err}");
 }
+
+/// Found by CI's fuzz run (json_configs): a byte that is not UTF-8 inside a key of the
+/// decoder made tokenizers 0.23 panic as well; a skipped string went unchecked before.
+#[test]
+fn a_tokenizer_json_with_a_broken_string_in_its_decoder_is_an_error_not_a_panic() {
+    let good = read("tiny-split/tokenizer.json");
+    let key = b"\"add_prefix_space\"";
+    let at = good
+        .windows(key.len())
+        .rposition(|w| w == key) // the decoder's: the pre-tokenizer's comes first
+        .expect("the fixture's decoder");
+    let mut broken = good.clone();
+    broken[at + 4] = 0xe3; // "add\xe3prefix_space"
+    let err = Tokenizer::from_json(&broken, None).unwrap_err();
+    assert!(err.to_string().contains("not valid JSON"), "{err}");
+}
