@@ -2,11 +2,15 @@
 //!
 //! The default is the GGUF pair ggml-org publishes for SmolVLM2-256M (DESIGN.md); the
 //! menu adds 500M and 2.2B and their quantizations, fetched from the Hugging Face Hub
-//! (which allows cross-origin downloads). File sizes marked exact are the published
-//! files' (DESIGN.md for 256M; for 500M and 2.2B as other public projects pin them, the
-//! 2.2B pair with its SHA-256 at Hub revision 1bc3c9f7); the others are estimates from
-//! the parameter counts, shown with "about" and corrected by the download's own
-//! `Content-Length` once it starts.
+//! (which allows cross-origin downloads). Every file carries the published size and
+//! SHA-256 (the Git LFS pointer's `size` and `oid`), so a download, and each later use of
+//! the cached copy, is checked against them. They were looked up in public projects that
+//! pin these files (December 2026): on-device-ml/llamaratti (`LlamarattiWrapper.mm`:
+//! the 256M Q8_0 and 2.2B pairs), yaser0004/QuantLM (`DownloadableModel.kt`: the F16
+//! sizes), and model catalogs pinned to the 500M repository at `ccd7aae5` and the 2.2B
+//! one at `1bc3c9f7`, whose URLs name those revisions so the hashes stay true. One file is
+//! an estimate, shown with "about" and corrected by the download's `Content-Length`: no
+//! public source gives the size or hash of `SmolVLM2-2.2B-Instruct-f16.gguf`.
 
 use serde::{Deserialize, Serialize};
 
@@ -94,6 +98,16 @@ const fn exact(name: &'static str, bytes: u64) -> KnownFile {
     }
 }
 
+/// A published file: its size and SHA-256.
+const fn pinned(name: &'static str, bytes: u64, sha256: &'static str) -> KnownFile {
+    KnownFile {
+        name,
+        bytes,
+        exact: true,
+        sha256: Some(sha256),
+    }
+}
+
 const fn about(name: &'static str, bytes: u64) -> KnownFile {
     KnownFile {
         name,
@@ -114,6 +128,8 @@ pub struct ModelChoice {
     pub quant: &'static str,
     /// Hub repository, e.g. `ggml-org/SmolVLM2-256M-Video-Instruct-GGUF`.
     pub repo: &'static str,
+    /// The repository's revision the files are fetched at (a commit, or `main`).
+    pub revision: &'static str,
     pub text: KnownFile,
     pub mmproj: KnownFile,
     pub image: ImageSettings,
@@ -144,8 +160,17 @@ pub const MODELS: &[ModelChoice] = &[
         name: "SmolVLM2-256M",
         quant: "Q8_0",
         repo: "ggml-org/SmolVLM2-256M-Video-Instruct-GGUF",
-        text: exact("SmolVLM2-256M-Video-Instruct-Q8_0.gguf", 175_056_352),
-        mmproj: exact("mmproj-SmolVLM2-256M-Video-Instruct-Q8_0.gguf", 103_771_680),
+        revision: "main",
+        text: pinned(
+            "SmolVLM2-256M-Video-Instruct-Q8_0.gguf",
+            175_056_352,
+            "af7ce9951a2f46c4f6e5def253e5b896ca5e417010e7a9949fdc9e5175c27767",
+        ),
+        mmproj: pinned(
+            "mmproj-SmolVLM2-256M-Video-Instruct-Q8_0.gguf",
+            103_771_680,
+            "d34913a588464ff7215f086193e0426a4f045eaba74456ee5e2667d8ed6798b1",
+        ),
         image: SIGLIP_512,
         est_ms_per_frame: 9_000,
     },
@@ -154,8 +179,10 @@ pub const MODELS: &[ModelChoice] = &[
         name: "SmolVLM2-256M",
         quant: "F16",
         repo: "ggml-org/SmolVLM2-256M-Video-Instruct-GGUF",
-        text: about("SmolVLM2-256M-Video-Instruct-f16.gguf", 328_000_000),
-        mmproj: about("mmproj-SmolVLM2-256M-Video-Instruct-f16.gguf", 190_000_000),
+        revision: "main",
+        // Sizes only: no public source gives these two files' SHA-256.
+        text: exact("SmolVLM2-256M-Video-Instruct-f16.gguf", 327_811_552),
+        mmproj: exact("mmproj-SmolVLM2-256M-Video-Instruct-f16.gguf", 190_033_440),
         image: SIGLIP_512,
         est_ms_per_frame: 12_000,
     },
@@ -164,8 +191,17 @@ pub const MODELS: &[ModelChoice] = &[
         name: "SmolVLM2-500M",
         quant: "Q8_0",
         repo: "ggml-org/SmolVLM2-500M-Video-Instruct-GGUF",
-        text: exact("SmolVLM2-500M-Video-Instruct-Q8_0.gguf", 436_808_704),
-        mmproj: exact("mmproj-SmolVLM2-500M-Video-Instruct-Q8_0.gguf", 108_785_184),
+        revision: REV_500M,
+        text: pinned(
+            "SmolVLM2-500M-Video-Instruct-Q8_0.gguf",
+            436_808_704,
+            "6f67b8036b2469fcd71728702720c6b51aebd759b78137a8120733b4d66438bc",
+        ),
+        mmproj: pinned(
+            "mmproj-SmolVLM2-500M-Video-Instruct-Q8_0.gguf",
+            108_785_184,
+            "921dc7e259f308e5b027111fa185efcbf33db13f6e35749ddf7f5cdb60ef520b",
+        ),
         image: SIGLIP_512,
         est_ms_per_frame: 9_000,
     },
@@ -174,8 +210,17 @@ pub const MODELS: &[ModelChoice] = &[
         name: "SmolVLM2-500M",
         quant: "F16",
         repo: "ggml-org/SmolVLM2-500M-Video-Instruct-GGUF",
-        text: about("SmolVLM2-500M-Video-Instruct-f16.gguf", 820_000_000),
-        mmproj: about("mmproj-SmolVLM2-500M-Video-Instruct-f16.gguf", 199_000_000),
+        revision: REV_500M,
+        text: pinned(
+            "SmolVLM2-500M-Video-Instruct-f16.gguf",
+            820_424_704,
+            "80f7e3f04bc2d3324ac1a9f52f5776fe13a69912adf74f8e7edacf773d140d77",
+        ),
+        mmproj: pinned(
+            "mmproj-SmolVLM2-500M-Video-Instruct-f16.gguf",
+            199_470_624,
+            "b5dc8ebe7cbeab66a5369693960a52515d7824f13d4063ceca78431f2a6b59b0",
+        ),
         image: SIGLIP_512,
         est_ms_per_frame: 12_000,
     },
@@ -184,14 +229,13 @@ pub const MODELS: &[ModelChoice] = &[
         name: "SmolVLM2-2.2B",
         quant: "Q4_K_M",
         repo: "ggml-org/SmolVLM2-2.2B-Instruct-GGUF",
-        text: KnownFile {
-            sha256: Some("0cf76814555b8665149075b74ab6b5c1d428ea1d3d01c1918c12012e8d7c9f58"),
-            ..exact("SmolVLM2-2.2B-Instruct-Q4_K_M.gguf", 1_112_602_656)
-        },
-        mmproj: KnownFile {
-            sha256: Some("ae07ea1facd07dd3230c4483b63e8cda96c6944ad2481f33d531f79e892dd024"),
-            ..exact("mmproj-SmolVLM2-2.2B-Instruct-Q8_0.gguf", 592_523_200)
-        },
+        revision: REV_2_2B,
+        text: pinned(
+            "SmolVLM2-2.2B-Instruct-Q4_K_M.gguf",
+            1_112_602_656,
+            "0cf76814555b8665149075b74ab6b5c1d428ea1d3d01c1918c12012e8d7c9f58",
+        ),
+        mmproj: MMPROJ_2_2B_Q8_0,
         image: SIGLIP_384,
         est_ms_per_frame: 40_000,
     },
@@ -200,11 +244,13 @@ pub const MODELS: &[ModelChoice] = &[
         name: "SmolVLM2-2.2B",
         quant: "Q8_0",
         repo: "ggml-org/SmolVLM2-2.2B-Instruct-GGUF",
-        text: about("SmolVLM2-2.2B-Instruct-Q8_0.gguf", 1_820_000_000),
-        mmproj: KnownFile {
-            sha256: Some("ae07ea1facd07dd3230c4483b63e8cda96c6944ad2481f33d531f79e892dd024"),
-            ..exact("mmproj-SmolVLM2-2.2B-Instruct-Q8_0.gguf", 592_523_200)
-        },
+        revision: REV_2_2B,
+        text: pinned(
+            "SmolVLM2-2.2B-Instruct-Q8_0.gguf",
+            1_927_933_984,
+            "c850ffa51b0708be8911766e1d35e8e71365e987c8efb2513a7f237baade074f",
+        ),
+        mmproj: MMPROJ_2_2B_Q8_0,
         image: SIGLIP_384,
         est_ms_per_frame: 40_000,
     },
@@ -213,12 +259,28 @@ pub const MODELS: &[ModelChoice] = &[
         name: "SmolVLM2-2.2B",
         quant: "F16",
         repo: "ggml-org/SmolVLM2-2.2B-Instruct-GGUF",
-        text: about("SmolVLM2-2.2B-Instruct-f16.gguf", 3_420_000_000),
-        mmproj: about("mmproj-SmolVLM2-2.2B-Instruct-f16.gguf", 870_000_000),
+        revision: REV_2_2B,
+        // No public source gives this file's size or hash: an estimate, not enforced.
+        text: about("SmolVLM2-2.2B-Instruct-f16.gguf", 3_630_000_000),
+        mmproj: pinned(
+            "mmproj-SmolVLM2-2.2B-Instruct-f16.gguf",
+            872_303_680,
+            "db9a3a1648cab1ebc3af4a2b0c8145dd8faebf6f7dd7b16e7dc1842229f14ac4",
+        ),
         image: SIGLIP_384,
         est_ms_per_frame: 50_000,
     },
 ];
+
+/// The revisions the 500M and 2.2B files' hashes were published at.
+const REV_500M: &str = "ccd7aae53bcb1997355c2f094959e72b3642ce17";
+const REV_2_2B: &str = "1bc3c9f74ceafd4c8d4411cc9cf188bba3798f91";
+
+const MMPROJ_2_2B_Q8_0: KnownFile = pinned(
+    "mmproj-SmolVLM2-2.2B-Instruct-Q8_0.gguf",
+    592_523_200,
+    "ae07ea1facd07dd3230c4483b63e8cda96c6944ad2481f33d531f79e892dd024",
+);
 
 /// The default model (the first of the menu).
 pub fn default_choice() -> &'static ModelChoice {
@@ -248,7 +310,7 @@ impl ModelChoice {
 
     /// The download URL of a file of this repository.
     pub fn url(&self, file: &KnownFile) -> String {
-        format!("{HUB}{}/resolve/main/{}", self.repo, file.name)
+        format!("{HUB}{}/resolve/{}/{}", self.repo, self.revision, file.name)
     }
 
     fn model_file(&self, file: &KnownFile) -> ModelFile {
@@ -298,6 +360,40 @@ mod tests {
         };
         assert_eq!(model.size, None);
         assert!(!m.sizes_exact());
+    }
+
+    #[test]
+    fn every_file_but_one_carries_its_published_size_and_hash() {
+        let files = MODELS.iter().flat_map(|m| [(m, &m.text), (m, &m.mmproj)]);
+        let (mut exact, mut hashed) = (0, 0);
+        for (m, f) in files {
+            exact += usize::from(f.exact);
+            if let Some(h) = f.sha256 {
+                assert!(f.exact, "{}: a hash without the size", f.name);
+                assert_eq!(h.len(), 64, "{}", f.name);
+                assert!(h
+                    .bytes()
+                    .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+                hashed += 1;
+            }
+            // A pinned revision is a full commit id; hashes are only trusted at one.
+            assert!(m.revision == "main" || m.revision.len() == 40, "{}", m.id);
+        }
+        assert_eq!(
+            exact,
+            2 * MODELS.len() - 1,
+            "only the 2.2B F16 text file is estimated"
+        );
+        assert_eq!(
+            hashed,
+            2 * MODELS.len() - 3,
+            "the 256M F16 pair has sizes only"
+        );
+        let m = choice("2.2b-q8_0").unwrap();
+        assert_eq!(
+            m.url(&m.text),
+            "https://huggingface.co/ggml-org/SmolVLM2-2.2B-Instruct-GGUF/resolve/1bc3c9f74ceafd4c8d4411cc9cf188bba3798f91/SmolVLM2-2.2B-Instruct-Q8_0.gguf"
+        );
     }
 
     #[test]

@@ -4,7 +4,9 @@
 //!
 //! Checks: the size a response announces against the size known beforehand (menu
 //! models), the bytes received against the announced size, and the SHA-256 where one
-//! is known. A file that fails a check is removed from the cache.
+//! is known, both after a download and each time a cached copy is used. A file that
+//! fails a check is removed from the cache. A resumed download continues the same
+//! version of the file (`If-Range`, and the `ETag` of the answer), or starts over.
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -120,11 +122,24 @@ impl LoadCtx {
                 let on_disk = data.size().unwrap_or(0);
                 if on_disk == total && file.size.is_none_or(|s| s == total) {
                     let bytes = data.read_all().map_err(|e| storage(&name, &e))?;
-                    self.progress(&name, total, Some(total), true);
-                    return Ok(Some(bytes));
+                    // The stored copy is checked again before each use: storage can be
+                    // damaged, or written by another page of this site.
+                    let intact = file
+                        .sha256
+                        .as_ref()
+                        .is_none_or(|want| hex(&Sha256::digest(&bytes)).eq_ignore_ascii_case(want));
+                    if intact {
+                        self.progress(&name, total, Some(total), true);
+                        return Ok(Some(bytes));
+                    }
+                    console_note(&format!(
+                        "{name}: the copy in this browser's storage no longer matches the published SHA-256; downloading it afresh."
+                    ));
                 }
             }
         }
+        // Whatever is stored and not whole and right, a download replaces or continues.
+        let meta = meta.filter(|m| !m.complete);
         self.downloaded.set(true);
         self.download(file, &name, optional, entry.as_ref(), meta, data)
             .await
@@ -152,11 +167,21 @@ impl LoadCtx {
             }
         }
         let headers = Headers::new().map_err(|e| internal(&js_error(e)))?;
+        let stored_version = meta.as_ref().and_then(|m| m.validator.clone());
         if offset > 0 {
             // `bytes=N-` is a CORS-safelisted Range: no preflight on other origins.
             headers
                 .set("Range", &format!("bytes={offset}-"))
                 .map_err(|e| internal(&js_error(e)))?;
+            // The rest only if the file is still the version whose start we have; else
+            // the server sends it whole. `If-Range` is not CORS-safelisted, so only on our
+            // own origin: elsewhere it would cost a preflight that not every model host
+            // answers. There the answer's version is compared below instead.
+            if let (Some(version), true) = (&stored_version, same_origin(&file.url)) {
+                headers
+                    .set("If-Range", version)
+                    .map_err(|e| internal(&js_error(e)))?;
+            }
         }
         let init = RequestInit::new();
         init.set_headers(&headers);
@@ -182,7 +207,9 @@ impl LoadCtx {
         };
         let status = resp.status();
         if optional && matches!(status, 401 | 403 | 404 | 410) {
-            if let Some(entry) = entry {
+            // Only "not there" is remembered: a refusal (401/403) may pass once the
+            // visitor signs in or the host changes its rules, so it is asked again.
+            if let (Some(entry), true) = (entry, matches!(status, 404 | 410)) {
                 let _ = entry
                     .set_meta(&Meta {
                         url: file.url.clone(),
@@ -193,12 +220,17 @@ impl LoadCtx {
             }
             return Ok(None);
         }
+        let version = version_of(&resp.headers());
         let total = match status {
             206 => {
                 let range = resp.headers().get("content-range").ok().flatten();
+                // A server that ignored (or was not sent) If-Range: the version it names
+                // must be the one whose start is on disk.
+                let changed = matches!((&stored_version, &version), (Some(a), Some(b)) if a != b);
                 match range.as_deref().and_then(parse_content_range) {
-                    Some((start, total)) if start == offset => total,
-                    // A range we did not ask for: start again from the beginning.
+                    Some((start, total)) if start == offset && !changed => total,
+                    // A range we did not ask for, or of another version of the file:
+                    // start again from the beginning.
                     _ => {
                         if let Some(d) = &data {
                             d.truncate(0).map_err(|e| storage(name, &e))?;
@@ -251,6 +283,7 @@ impl LoadCtx {
                     total,
                     complete: false,
                     absent: false,
+                    validator: version.clone(),
                 })
                 .await
                 .map_err(|e| storage(name, &e))?;
@@ -359,6 +392,7 @@ impl LoadCtx {
                     total: Some(bytes.len() as u64),
                     complete: true,
                     absent: false,
+                    validator: version,
                 })
                 .await
                 .map_err(|e| storage(name, &e))?;
@@ -374,6 +408,27 @@ impl LoadCtx {
             }
         }
     }
+}
+
+/// The version of the file an answer carries: its strong `ETag` (a weak one may not be
+/// used in `If-Range`), else its `Last-Modified`. None when the server (or CORS, for
+/// another origin that does not expose them) shows neither.
+fn version_of(h: &Headers) -> Option<String> {
+    let get = |name: &str| h.get(name).ok().flatten().filter(|v| !v.trim().is_empty());
+    get("etag")
+        .filter(|e| !e.starts_with("W/"))
+        .or_else(|| get("last-modified"))
+}
+
+/// Whether `url` is on the worker's own origin.
+fn same_origin(url: &str) -> bool {
+    let own = scope().location().origin();
+    web_sys::Url::new(url).is_ok_and(|u| u.origin() == own)
+}
+
+/// A line in the browser's console (for developers; the visitor sees the outcome).
+fn console_note(message: &str) {
+    web_sys::console::info_1(&JsValue::from_str(message));
 }
 
 fn header_u64(h: &Headers, name: &str) -> Option<u64> {

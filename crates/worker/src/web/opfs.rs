@@ -25,8 +25,13 @@ pub struct Meta {
     pub total: Option<u64>,
     /// `data` holds the whole file (and, where a checksum was known, it matched).
     pub complete: bool,
-    /// The server said this optional file does not exist (404): no request next time.
+    /// The server said this optional file does not exist (404 or 410): no request next
+    /// time.
     pub absent: bool,
+    /// What identifies this version of the file on the server: its strong `ETag`, else
+    /// its `Last-Modified`. A resumed download must continue the same version.
+    #[serde(default)]
+    pub validator: Option<String>,
 }
 
 /// A `String` error from a JavaScript one.
