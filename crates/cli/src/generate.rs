@@ -80,9 +80,6 @@ fn tokens(min: u64) -> clap::builder::RangedU64ValueParser<usize> {
     clap::builder::RangedU64ValueParser::new().range(min..=MAX_TOKENS)
 }
 
-/// A picture file's size limit: a 48-megapixel photo is well under it.
-const MAX_IMAGE_FILE_BYTES: u64 = 256 << 20;
-
 fn parse_tiles(s: &str) -> Result<Tiles, String> {
     s.parse()
 }
@@ -115,7 +112,7 @@ pub fn run(args: GenerateArgs) -> Result<()> {
     // Read the image before the (slower) model, so a missing file fails fast.
     let image_bytes = match &args.image {
         Some(path) => Some(
-            crate::load::read_file(path, MAX_IMAGE_FILE_BYTES)
+            crate::load::read_file(path, smolvlm_runtime::MAX_PICTURE_FILE_BYTES)
                 .with_context(|| format!("reading --image {}", path.display()))?,
         ),
         None => None,

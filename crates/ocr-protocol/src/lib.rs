@@ -428,6 +428,11 @@ pub struct Timings {
     pub decode_tokens_per_s: Option<f64>,
 }
 
+/// The largest picture file read (the page's picker, drop and paste, and the CLI's
+/// `--image`): a 48-megapixel photo is well under it, and a file past it is refused before
+/// any of it is read.
+pub const MAX_PICTURE_FILE_BYTES: u64 = 256 << 20;
+
 /// A message as JSON (the `msg` field of the wire object).
 pub fn to_json<T: Serialize>(msg: &T) -> String {
     // Serializing these plain structs cannot fail (no maps with non-string keys, no

@@ -21,5 +21,7 @@ mod run;
 
 pub use engine::{open_gpu, upload, Backend, Engine};
 pub use failure::{internal, prompt_failure};
-pub use ocr_protocol::{BackendChoice, Failure, FailureKind, StopKind, Timings};
+pub use ocr_protocol::{
+    BackendChoice, Failure, FailureKind, StopKind, Timings, MAX_PICTURE_FILE_BYTES,
+};
 pub use run::{Events, Outcome, Run, RunSpec, Step};

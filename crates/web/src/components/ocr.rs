@@ -178,6 +178,19 @@ fn AskPanel(ocr: Ocr) -> impl IntoView {
             <p class="ocr-status" role="status" data-testid="status" data-state=move || ocr.phase.get().as_str()>
                 {move || ocr.status.get()}
             </p>
+            <div class="ocr-consent" role="alertdialog" aria-labelledby="ocr-consent-q" data-testid="consent" hidden=move || ocr.consent.with(Option::is_none)>
+                <p id="ocr-consent-q">
+                    "This link’s model comes from "
+                    <strong data-testid="consent-host">{move || ocr.consent.get().unwrap_or_default().join(" and ")}</strong>
+                    ", not from this site or the Hugging Face Hub. That site learns your address when the model downloads; your picture stays on this device either way."
+                </p>
+                <button type="button" class="button" data-testid="consent-accept" on:click=move |_| ocr.answer_consent(true)>
+                    "Download from there"
+                </button>
+                <button type="button" class="chip" data-testid="consent-cancel" on:click=move |_| ocr.answer_consent(false)>
+                    "Cancel"
+                </button>
+            </div>
             <p class="ocr-run-notice" role="status" data-testid="notice" hidden=move || ocr.run_notice.with(Option::is_none)>
                 {move || ocr.run_notice.get()}
             </p>

@@ -235,6 +235,15 @@ impl Ocr {
             max_new_tokens: self.max_new_tokens.get(),
             min_new_tokens: self.min_new_tokens.get(),
             now: now(),
+            foreign_hosts: match self.model.get() {
+                ModelPick::Link(src) => {
+                    let origin = web_sys::window()
+                        .and_then(|w| w.location().origin().ok())
+                        .unwrap_or_default();
+                    super::foreign_hosts(&src, &origin)
+                }
+                _ => Vec::new(),
+            },
         })
     }
 
@@ -311,6 +320,7 @@ impl Ocr {
             machine::Effect::Loaded(l) => self.loaded.set(l),
             machine::Effect::Stats(s) => self.stats.set(s),
             machine::Effect::RunNotice(n) => self.run_notice.set(n),
+            machine::Effect::AskConsent(hosts) => self.consent.set(hosts),
             machine::Effect::Output(o) => self.output.set(o),
             machine::Effect::Ids(ids) => self.ids.set(ids),
             machine::Effect::PushId(id) => self.ids.update(|ids| ids.push(id)),
@@ -328,6 +338,11 @@ impl Ocr {
         self.dispatch(Input::Run);
     }
 
+    /// The visitor's answer to "download the model from that other site?".
+    pub fn answer_consent(&self, yes: bool) {
+        self.dispatch(Input::Consent(yes));
+    }
+
     /// Stop: cancel the download, or end the run at once (the worker is restarted if it
     /// does not stop within a moment).
     pub fn stop(&self) {
@@ -338,6 +353,18 @@ impl Ocr {
     pub fn picture_file(&self, file: File) {
         let ocr = *self;
         let name = file.name();
+        // Judged by the size the browser knows, before any byte is read into memory.
+        if file.size() > ocr_protocol::MAX_PICTURE_FILE_BYTES as f64 {
+            self.dispatch(Input::Fail(Failure::new(
+                FailureKind::ImageTooLarge,
+                format!(
+                    "The file {name} is {}: pictures up to {} are read. Pick a smaller file, or a photo of the page.",
+                    ocr_protocol::memory::human_bytes(file.size() as u64),
+                    ocr_protocol::memory::human_bytes(ocr_protocol::MAX_PICTURE_FILE_BYTES),
+                ),
+            )));
+            return;
+        }
         spawn_local(async move {
             match JsFuture::from(file.array_buffer()).await {
                 Ok(buf) => ocr.picture_bytes(name, Uint8Array::new(&buf).to_vec(), &file.type_()),

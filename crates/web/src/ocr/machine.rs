@@ -45,6 +45,10 @@ pub struct Page {
     pub min_new_tokens: u32,
     /// Milliseconds on the page's clock (for the download rate).
     pub now: f64,
+    /// The hosts the model's files come from that are neither this site nor the Hugging
+    /// Face Hub ([`super::foreign_hosts`]): the visitor is asked before the first
+    /// download from them.
+    pub foreign_hosts: Vec<String>,
 }
 
 /// What happened.
@@ -67,6 +71,8 @@ pub enum Input {
     /// A failure found in the page itself (a file that cannot be read, the camera, the
     /// link's model address, no picture or prompt).
     Fail(Failure),
+    /// The visitor's answer to [`Effect::AskConsent`]: download from those hosts, or not.
+    Consent(bool),
 }
 
 /// What the page does, in this order.
@@ -95,6 +101,9 @@ pub enum Effect {
     /// The worker's build: shown, and part of [`frames_key`].
     Build(Build),
     Phase(Phase),
+    /// Ask the visitor whether the model may be downloaded from these hosts (None: the
+    /// question is answered, hide it).
+    AskConsent(Option<Vec<String>>),
     /// The status line.
     Status(String),
     Error(Option<Failure>),
@@ -156,6 +165,10 @@ pub struct Machine {
     loaded_pick: Option<ModelPick>,
     stop_timer: bool,
     rate: RateMeter,
+    /// Hosts the visitor allowed to download from, on this visit.
+    consented: Vec<String>,
+    /// The hosts asked about, while the question is shown.
+    asking: Option<Vec<String>>,
 }
 
 impl Default for Machine {
@@ -176,6 +189,8 @@ impl Default for Machine {
             loaded_pick: None,
             stop_timer: false,
             rate: RateMeter::default(),
+            consented: Vec::new(),
+            asking: None,
         }
     }
 }
@@ -206,6 +221,7 @@ impl Machine {
                 fx.push(post(Request::ClearCache));
             }
             Input::Fail(failure) => self.fail(failure, &mut fx),
+            Input::Consent(yes) => self.consent(page, yes, &mut fx),
         }
         fx
     }
@@ -340,8 +356,40 @@ impl Machine {
         fx.push(Effect::Ids(Vec::new()));
         if self.loaded_pick.as_ref() == Some(&page.model) {
             self.send_run(page, fx);
+            return;
+        }
+        let unasked: Vec<String> = page
+            .foreign_hosts
+            .iter()
+            .filter(|h| !self.consented.contains(h))
+            .cloned()
+            .collect();
+        if !unasked.is_empty() {
+            // A link can name any site: nothing is fetched from one the visitor has not
+            // seen named and allowed.
+            fx.push(Effect::Status(format!(
+                "This link’s model comes from {}. Download it from there?",
+                unasked.join(" and ")
+            )));
+            self.asking = Some(unasked.clone());
+            fx.push(Effect::AskConsent(Some(unasked)));
+            return;
+        }
+        self.load(page, true, fx);
+    }
+
+    fn consent(&mut self, page: &Page, yes: bool, fx: &mut Vec<Effect>) {
+        let Some(hosts) = self.asking.take() else {
+            return;
+        };
+        fx.push(Effect::AskConsent(None));
+        if yes {
+            self.consented.extend(hosts);
+            self.run(page, fx);
         } else {
-            self.load(page, true, fx);
+            fx.push(Effect::Status(
+                "Nothing was downloaded. Pick a model from the menu, or open a link to another one.".into(),
+            ));
         }
     }
 
@@ -668,6 +716,7 @@ mod tests {
             max_new_tokens: 512,
             min_new_tokens: 0,
             now: 0.0,
+            foreign_hosts: Vec::new(),
         }
     }
 
@@ -1026,6 +1075,45 @@ mod tests {
         };
         let fx = m.apply(&other, Input::Run);
         assert!(matches!(posted(&fx)[..], [Request::Load { load: 4, .. }]));
+    }
+
+    #[test]
+    fn a_model_from_another_site_is_downloaded_only_once_the_visitor_allows_it() {
+        let link = Page {
+            model: ModelPick::Link(ModelSource::HubFolder {
+                url: "https://models.example.net/m/".into(),
+            }),
+            foreign_hosts: vec!["models.example.net".into()],
+            ..page()
+        };
+        let mut m = Machine::default();
+        m.apply(&link, Input::Picture);
+        // Run asks, naming the host, and posts nothing.
+        let fx = m.apply(&link, Input::Run);
+        assert!(posted(&fx).is_empty(), "{fx:?}");
+        assert!(fx.contains(&Effect::AskConsent(Some(vec!["models.example.net".into()]))));
+        assert!(statuses(&fx)[0].contains("models.example.net"));
+        assert_eq!(m.phase, Phase::Idle);
+        // No: nothing is loaded, and the question goes away.
+        let fx = m.apply(&link, Input::Consent(false));
+        assert!(posted(&fx).is_empty());
+        assert!(fx.contains(&Effect::AskConsent(None)));
+        assert!(statuses(&fx)[0].contains("Nothing was downloaded"));
+        // An answer nobody asked for does nothing.
+        assert!(m.apply(&link, Input::Consent(true)).is_empty());
+        // Asked again; yes: the load starts at once.
+        m.apply(&link, Input::Run);
+        let fx = m.apply(&link, Input::Consent(true));
+        assert!(matches!(posted(&fx)[..], [Request::Load { .. }]), "{fx:?}");
+        assert_eq!(m.phase, Phase::Loading);
+        // The same host is not asked about again on this visit, even for another model
+        // (a failed load makes the next Run load again).
+        m.apply(
+            &link,
+            Input::Fail(Failure::new(FailureKind::ModelHttp, "answered 500")),
+        );
+        let fx = m.apply(&link, Input::Run);
+        assert!(matches!(posted(&fx)[..], [Request::Load { .. }]), "{fx:?}");
     }
 
     #[test]

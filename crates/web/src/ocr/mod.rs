@@ -234,6 +234,9 @@ pub struct Ocr {
     pub looping: RwSignal<bool>,
     /// "Copied" after the copy button.
     pub copied: RwSignal<&'static str>,
+    /// The other sites the link's model would come from, while the page asks whether to
+    /// download from them.
+    pub consent: RwSignal<Option<Vec<String>>>,
     #[cfg(feature = "hydrate")]
     inner: StoredValue<browser::Inner, LocalStorage>,
 }
@@ -266,6 +269,7 @@ impl Ocr {
             kiosk: RwSignal::new(mode == Mode::Kiosk),
             looping: RwSignal::new(false),
             copied: RwSignal::new(""),
+            consent: RwSignal::new(None),
             #[cfg(feature = "hydrate")]
             inner: StoredValue::new_local(browser::Inner::default()),
         };
@@ -281,6 +285,59 @@ impl Ocr {
             t => t.prompt().to_string(),
         }
     }
+}
+
+/// Where the menu's models come from: trusted as the site itself is.
+const HUB_ORIGIN: &str = "https://huggingface.co";
+
+/// The hosts (with their port, as a person reads them) that `src`'s files come from and
+/// that are neither the site (`site_origin`, e.g. `https://example.org`) nor the Hub.
+/// Picked files come from this device: none.
+pub fn foreign_hosts(src: &ModelSource, site_origin: &str) -> Vec<String> {
+    let urls: Vec<&str> = match src {
+        ModelSource::HubFolder { url } => vec![url],
+        ModelSource::Gguf { model, mmproj } => vec![&model.url, &mmproj.url],
+        ModelSource::Picked { .. } => Vec::new(),
+    };
+    let mut hosts: Vec<String> = Vec::new();
+    for url in urls {
+        let origin = origin_of(url);
+        let trusted = origin.is_some_and(|o| {
+            o.eq_ignore_ascii_case(site_origin.trim_end_matches('/'))
+                || o.eq_ignore_ascii_case(HUB_ORIGIN)
+        });
+        if trusted {
+            continue;
+        }
+        // A URL without an origin (it should not come here: the page resolves links
+        // first) is named whole rather than trusted.
+        let host = origin.map_or(url, |o| o.split_once("://").map_or(o, |(_, h)| h));
+        let host = host.to_ascii_lowercase();
+        if !hosts.contains(&host) {
+            hosts.push(host);
+        }
+    }
+    hosts
+}
+
+/// `scheme://host[:port]` of an absolute URL.
+fn origin_of(url: &str) -> Option<&str> {
+    let (scheme, rest) = url.split_once("://")?;
+    if scheme.is_empty()
+        || !scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+    {
+        return None;
+    }
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..end];
+    // Credentials in a URL (`user@host`) are not part of the origin, and would let a
+    // link show a trusted-looking name: such a URL is named whole.
+    if authority.is_empty() || authority.contains('@') {
+        return None;
+    }
+    Some(&url[..scheme.len() + 3 + end])
 }
 
 /// The status line for a failure.
@@ -454,6 +511,59 @@ mod tests {
     }
 
     #[test]
+    fn only_other_sites_than_this_one_and_the_hub_need_the_visitors_yes() {
+        let site = "http://127.0.0.1:8080";
+        let gguf = |a: &str, b: &str| ModelSource::Gguf {
+            model: ocr_protocol::ModelFile::url(a),
+            mmproj: ocr_protocol::ModelFile::url(b),
+        };
+        let folder = |u: &str| ModelSource::HubFolder { url: u.into() };
+        assert!(foreign_hosts(&folder("http://127.0.0.1:8080/models/m/"), site).is_empty());
+        assert!(foreign_hosts(&models::default_choice().source(), site).is_empty());
+        assert!(foreign_hosts(
+            &ModelSource::Picked {
+                names: vec!["a.gguf".into()]
+            },
+            site
+        )
+        .is_empty());
+        // Another port is another site; each host is named once.
+        assert_eq!(
+            foreign_hosts(&folder("http://127.0.0.1:9000/m/"), site),
+            ["127.0.0.1:9000"]
+        );
+        assert_eq!(
+            foreign_hosts(
+                &gguf(
+                    "https://Evil.example/a.gguf",
+                    "https://evil.example/mmproj.gguf"
+                ),
+                site
+            ),
+            ["evil.example"]
+        );
+        assert_eq!(
+            foreign_hosts(
+                &gguf(
+                    "https://huggingface.co/x/a.gguf",
+                    "https://cdn.example/b.gguf"
+                ),
+                site
+            ),
+            ["cdn.example"]
+        );
+        // A look-alike of the Hub is not the Hub, and credentials hide nothing.
+        assert_eq!(
+            foreign_hosts(&folder("https://huggingface.co.evil.example/m/"), site),
+            ["huggingface.co.evil.example"]
+        );
+        assert_eq!(
+            foreign_hosts(&folder("https://huggingface.co@evil.example/m/"), site),
+            ["https://huggingface.co@evil.example/m/"]
+        );
+    }
+
+    #[test]
     fn the_time_estimate_is_per_backend() {
         let pick = ModelPick::Menu("256m-q8_0");
         let menu = pick.choice().unwrap().est_ms_per_frame as f64;
@@ -503,4 +613,5 @@ impl Ocr {
     pub fn on_model_input(&self, _ev: leptos::ev::Event) {}
     pub fn open_camera(&self, _video: NodeRef<leptos::html::Video>) {}
     pub fn start_kiosk(&self) {}
+    pub fn answer_consent(&self, _yes: bool) {}
 }
