@@ -33,6 +33,19 @@ function withBackend(c: Case, backend: string): string {
 
 /** Fails, saying why, when this Chromium offers no WebGPU adapter (in a worker, as ours). */
 async function requireWebgpu(page: Page): Promise<void> {
+  // The probe is a blob: worker, which the site's own policy (worker-src 'self') refuses:
+  // it runs on a blank page of the same origin that carries no policy.
+  const probe = '/__webgpu-probe.html';
+  await page.route(`**${probe}`, (route) =>
+    route.fulfill({
+      status: 200,
+      contentType: 'text/html',
+      // No favicon request (its 404 would be a console error).
+      body: '<!DOCTYPE html><link rel="icon" href="data:,"><title>probe</title>',
+    }),
+  );
+  await page.goto(probe);
+  await page.unroute(`**${probe}`);
   const found = await page.evaluate(async () => {
     // As the worker asks (smolvlm-gpu): an adapter, else the fallback adapter.
     const code = `
@@ -63,9 +76,9 @@ for (const c of cases) {
   test(`${c.name}: with backend=webgpu the page runs on WebGPU and gives the CLI's tokens and text`, async ({
     page,
   }) => {
+    await requireWebgpu(page);
     const errors = collectErrors(page);
     await openOcr(page, withBackend(c, 'webgpu'));
-    await requireWebgpu(page);
     await runOn(page, c.image);
 
     await expect(page.getByTestId('backend')).toHaveText('webgpu');
@@ -105,10 +118,10 @@ test('a GPU lost in the middle of a run: the CPU finishes it with the same token
   const c = cases.find((x) => x.query.includes('tiles=all')) ?? cases[0];
   const lostAfter = 4;
   expect(c.cli.generated_ids.length).toBeGreaterThan(lostAfter);
+  await requireWebgpu(page);
   const errors = collectErrors(page);
   await openOcr(page, withBackend(c, 'webgpu'));
   await loseGpuAfter(page, lostAfter);
-  await requireWebgpu(page);
   await runOn(page, c.image);
 
   const output = page.getByTestId('output');
@@ -133,8 +146,8 @@ test('a GPU lost in the middle of a run: the CPU finishes it with the same token
 
 test('backend=auto never takes the software adapter: it runs on the CPU', async ({ page }) => {
   const c = cases[0];
-  await openOcr(page, withBackend(c, 'auto'));
   await requireWebgpu(page);
+  await openOcr(page, withBackend(c, 'auto'));
   await runOn(page, c.image);
   await expect(page.getByTestId('backend')).toHaveText('wasm');
   const output = page.getByTestId('output');

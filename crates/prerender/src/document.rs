@@ -88,7 +88,7 @@ impl Template {
         // No whitespace around the body's content: hydration walks these exact nodes.
         h.push_str(body);
         h.push_str("</body>\n</html>\n");
-        h
+        crate::csp::with_policy(&h, site.votes_api.as_deref())
     }
 }
 
@@ -98,7 +98,9 @@ impl Template {
 pub fn redirect(path: &str, canonical: &str) -> String {
     let (path, canonical) = (escape(path), escape(canonical));
     format!(
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>Redirecting…</title>\n\
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; base-uri 'none'\">\n\
+         <title>Redirecting…</title>\n\
          <link rel=\"canonical\" href=\"{canonical}\">\n<meta name=\"robots\" content=\"noindex\">\n\
          <meta http-equiv=\"refresh\" content=\"0; url={path}\">\n</head>\n\
          <body><p>This comparison lives at <a href=\"{path}\">{canonical}</a>.</p></body>\n</html>\n"

@@ -9,6 +9,7 @@
 //! but drop the wasm loader.
 
 pub mod assets;
+pub mod csp;
 pub mod document;
 
 use std::{
