@@ -352,3 +352,145 @@ test('a download cut off halfway resumes from where it stopped (Range)', async (
   expect(ranges).toEqual([null, `bytes=${half}-`]);
   expect(tokenIds(await page.getByTestId('output').getAttribute('data-token-ids'))).toEqual(c.cli.generated_ids);
 });
+
+test('a model on another site is downloaded only after the visitor says yes', async ({ page, context }) => {
+  const requests = recordRequests(context);
+  const c = cases[0];
+  // A host that never answers: what matters is whether the page asks it anything.
+  const foreign = 'http://models.invalid/smolvlm/';
+  await openOcr(page, `model=${encodeURIComponent(foreign)}&backend=wasm&prompt=${encodeURIComponent(c.prompt)}`);
+  await page.getByTestId('image-input').setInputFiles(c.image);
+  const asked = () => requests.filter((r) => new URL(r.url()).host === 'models.invalid').map((r) => r.url());
+  const consent = page.getByTestId('consent');
+  const status = page.getByTestId('status');
+
+  await page.getByTestId('run').click();
+  await expect(consent).toBeVisible();
+  await expect(page.getByTestId('consent-host')).toHaveText('models.invalid');
+  await expect(status).toContainText('models.invalid');
+  expect(asked()).toEqual([]);
+  // No: the question goes, nothing was fetched.
+  await page.getByTestId('consent-cancel').click();
+  await expect(consent).toBeHidden();
+  await expect(status).toContainText('Nothing was downloaded');
+  expect(asked()).toEqual([]);
+  // Yes: the download starts (and fails: that host does not exist).
+  await page.getByTestId('run').click();
+  await page.getByTestId('consent-accept').click();
+  await expect(consent).toBeHidden();
+  await expect(status).toHaveAttribute('data-state', 'error', { timeout: RUN_TIMEOUT });
+  expect(asked().length).toBeGreaterThan(0);
+  expect(asked()[0].startsWith(foreign)).toBe(true);
+});
+
+test('a picture file over the size limit is refused before it is read', async ({ page }) => {
+  const c = cases[0];
+  await openOcr(page, `${c.query}&prompt=${encodeURIComponent(c.prompt)}`);
+  // 257 MiB of zeros (a sparse allocation in the browser), given to the file input as a
+  // picker would.
+  await page.getByTestId('image-input').evaluate((input: HTMLInputElement) => {
+    const dt = new DataTransfer();
+    dt.items.add(new File([new Uint8Array(257 * 1024 * 1024)], 'huge-scan.png', { type: 'image/png' }));
+    input.files = dt.files;
+    input.dispatchEvent(new Event('change', { bubbles: true }));
+  });
+  const error = page.getByTestId('error');
+  await expect(error).toBeVisible({ timeout: RUN_TIMEOUT });
+  await expect(error).toContainText('huge-scan.png');
+  await expect(error).toContainText(/up to 268 MB/);
+  await expect(page.getByTestId('status')).toHaveAttribute('data-state', 'error');
+  // The picture that follows runs.
+  await runOn(page, c.image);
+});
+
+test('an optional file refused (403) is asked for again on the next visit; one not found (404) is not', async ({
+  page,
+  context,
+}) => {
+  const c = cases.find((x) => x.name === 'hub-folder-fast') ?? cases[0];
+  const requests = recordRequests(context);
+  const query = `${c.query}&prompt=${encodeURIComponent(c.prompt)}`;
+  // tiny-split has no chat_template.jinja: the server answers 404. First, a refusal.
+  const optional = '**/chat_template.jinja';
+  await page.route(optional, (route) => route.fulfill({ status: 403, body: 'Forbidden' }));
+  const asks = () => requests.filter((r) => r.url().endsWith('/chat_template.jinja')).length;
+  await openOcr(page, query);
+  await runOn(page, c.image);
+  expect(asks()).toBe(1);
+  // Next visit: asked again (the server now says 404, which is remembered).
+  await page.unroute(optional);
+  await openOcr(page, query);
+  await runOn(page, c.image);
+  expect(asks()).toBe(2);
+  // And the visit after that does not ask.
+  await openOcr(page, query);
+  await runOn(page, c.image);
+  expect(asks()).toBe(2);
+  expect(tokenIds(await page.getByTestId('output').getAttribute('data-token-ids'))).toEqual(c.cli.generated_ids);
+});
+
+test('a resumed download continues only the same version of the file, else starts over', async ({ page }) => {
+  const c = cases.find((x) => x.query.includes('.gguf')) ?? cases[0];
+  const file = c.query.match(/model=([^&]+)/)![1];
+  const whole = readFileSync(c.model_file);
+  const half = Math.floor(whole.length / 2);
+  const seen: [string | null, string | null][] = [];
+  await page.route(`**${file}`, async (route) => {
+    const request = route.request();
+    if (request.method() !== 'GET') return route.continue();
+    seen.push([await request.headerValue('range'), await request.headerValue('if-range')]);
+    const headers = { 'content-type': 'application/octet-stream' };
+    if (seen.length === 1) {
+      // Version "v1" breaks off halfway.
+      return route.fulfill({
+        status: 206,
+        headers: { ...headers, etag: '"v1"', 'content-range': `bytes 0-${half - 1}/${whole.length}` },
+        body: whole.subarray(0, half),
+      });
+    }
+    if (seen.length === 2) {
+      // A server that ignores If-Range sends the rest of another version: the page must
+      // not glue it to v1's start.
+      return route.fulfill({
+        status: 206,
+        headers: { ...headers, etag: '"v2"', 'content-range': `bytes ${half}-${whole.length - 1}/${whole.length}` },
+        body: Buffer.alloc(whole.length - half, 0x5a),
+      });
+    }
+    return route.continue();
+  });
+  await openOcr(page, `${c.query}&prompt=${encodeURIComponent(c.prompt)}`);
+  await page.getByTestId('image-input').setInputFiles(c.image);
+  await page.getByTestId('run').click();
+  const status = page.getByTestId('status');
+  await expect(status).toHaveAttribute('data-state', 'error', { timeout: RUN_TIMEOUT });
+  await page.getByTestId('run').click();
+  await expect(status).toHaveAttribute('data-state', 'done', { timeout: RUN_TIMEOUT });
+  // The resume named v1; the answer of v2 made the page start over, from byte 0.
+  expect(seen).toEqual([
+    [null, null],
+    [`bytes=${half}-`, '"v1"'],
+    [null, null],
+  ]);
+  expect(tokenIds(await page.getByTestId('output').getAttribute('data-token-ids'))).toEqual(c.cli.generated_ids);
+});
+
+// Hub folders served by xtask (ocr.rs `hostile_folders`): the tiny model with one file
+// made hostile, as any `model=` link could serve it. Each ends in a clear error at once.
+const hostile: [string, RegExp][] = [
+  ['template-loops', /more work than any chat template needs/],
+  ['zero-layers', /text_config\.num_hidden_layers.*must be positive/],
+  ['huge-frames', /longest_edge 100000 is above the 8192 pixels/],
+];
+for (const [row, message] of hostile) {
+  test(`a hostile model folder (${row}) gives a clear error, not a hang`, async ({ page }) => {
+    const c = cases[0];
+    await openOcr(page, `model=/models/hostile/${row}/&backend=wasm&tiles=all&prompt=${encodeURIComponent(c.prompt)}`);
+    await page.getByTestId('image-input').setInputFiles(c.image);
+    await page.getByTestId('run').click();
+    await expect(page.getByTestId('status')).toHaveAttribute('data-state', 'error', { timeout: RUN_TIMEOUT });
+    await expect(page.getByTestId('error')).toContainText(message);
+    // Nothing was encoded first.
+    expect(await page.getByTestId('output').getAttribute('data-token-ids')).toBeFalsy();
+  });
+}

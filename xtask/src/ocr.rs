@@ -107,11 +107,52 @@ pub fn test_mounts(root: &Path) -> Result<serve::Extra> {
     for name in ["huge.gguf", "mmproj-huge.gguf"] {
         std::fs::File::create(huge.join(name))?.set_len(3 << 30)?;
     }
+    let hostile = hostile_folders(
+        &fixtures.join("tiny-split"),
+        &root.join("target/ocr-e2e/hostile"),
+    )?;
     Ok(serve::Extra::default()
+        .mount("/models/hostile", hostile)
         .mount("/models/huge", huge)
         .mount("/models/tiny-split", fixtures.join("tiny-split"))
         .mount("/models/gguf", fixtures.join("gguf"))
         .mount("/models/broken", broken))
+}
+
+/// Hub folders that are the tiny fixture with one file made hostile, as a `model=` link
+/// can serve them (issue 14's rows the page reaches): `template-loops` (a chat template
+/// of two nested 100,000-step loops), `zero-layers` (a text decoder without layers),
+/// `huge-frames` (pictures resized to a 100,000-pixel edge, thousands of frames). Each
+/// must end in a clear error at once, before any frame is encoded.
+fn hostile_folders(tiny: &Path, out: &Path) -> Result<PathBuf> {
+    type Edit = fn(&mut serde_json::Value);
+    let rows: [(&str, &str, Edit); 3] = [
+        ("template-loops", "chat_template.json", |v| {
+            v["chat_template"] =
+                "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}"
+                    .into();
+        }),
+        ("zero-layers", "config.json", |v| {
+            v["text_config"]["num_hidden_layers"] = 0.into();
+        }),
+        ("huge-frames", "preprocessor_config.json", |v| {
+            v["size"]["longest_edge"] = 100_000.into();
+        }),
+    ];
+    for (row, file, edit) in rows {
+        let dir = out.join(row);
+        std::fs::create_dir_all(&dir)?;
+        for entry in std::fs::read_dir(tiny)? {
+            let entry = entry?;
+            std::fs::copy(entry.path(), dir.join(entry.file_name()))?;
+        }
+        let path = dir.join(file);
+        let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&path)?)
+            .with_context(|| format!("reading {}", path.display()))?;
+        edit(&mut v);
+        std::fs::write(&path, serde_json::to_vec_pretty(&v)?)?;
+    }
+    Ok(out.to_path_buf())
 }
 
 /// One run the browser must reproduce: the page's link, the picture, and what

@@ -329,3 +329,27 @@ fn a_metadata_array_larger_than_the_memory_budget_is_refused() {
     smolvlm::gguf::format::parse(&text()).unwrap();
     smolvlm::gguf::format::parse(&read("gguf/tiny-split-F32.gguf")).unwrap();
 }
+
+/// 100,000 tensor descriptions (a 4 MB file) parse in linear time (the duplicate check
+/// was quadratic: 18 s), and a duplicate name among them is still found.
+#[test]
+fn many_tensors_are_checked_for_duplicates_in_linear_time() {
+    use smolvlm::gguf::format::{parse, write, TensorOut};
+    fn scalar<'a>(name: &'a str, data: &'a [u8]) -> TensorOut<'a> {
+        TensorOut {
+            name,
+            dtype: candle_core::quantized::GgmlDType::F32,
+            dims: &[1],
+            data,
+        }
+    }
+    let n = 100_000;
+    let names: Vec<String> = (0..n).map(|i| format!("t.{i}")).collect();
+    let data = 1f32.to_le_bytes();
+    let mut tensors: Vec<TensorOut> = names.iter().map(|s| scalar(s, &data)).collect();
+    let parsed = parse(&write(&[], &tensors).unwrap()).unwrap();
+    assert_eq!(parsed.tensors.len(), n);
+    tensors.push(scalar("t.4242", &data));
+    let err = parse(&write(&[], &tensors).unwrap()).unwrap_err();
+    assert_eq!(err, "tensor `t.4242` appears twice");
+}
