@@ -13,6 +13,7 @@
 //!
 //! ```
 //! let doc = doctags::parse("<doctag><title><loc_10><loc_10><loc_490><loc_30>Hello</title></doctag>");
+//! assert_eq!(doctags::to_markdown(&doc), "# Hello");
 //! assert_eq!(doc.pages[0].blocks[0].bbox, Some([10, 10, 490, 30]));
 //! ```
 //!
@@ -20,10 +21,13 @@
 
 mod document;
 mod lexer;
+mod markdown;
 mod otsl;
 mod parse;
+mod pipe_table;
 
 pub use document::{
     Block, BlockKind, Caption, Cell, CellKind, Document, ListItem, Page, Table, MAX_GRID_CELLS,
 };
+pub use markdown::{to_markdown, to_markdown_with, MarkdownOptions};
 pub use parse::parse;
