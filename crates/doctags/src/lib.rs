@@ -20,14 +20,20 @@
 //! Pure Rust on `std` and serde: no file system, no threads; it runs in wasm32.
 
 mod document;
+mod html;
+mod json;
 mod lexer;
 mod markdown;
 mod otsl;
 mod parse;
 mod pipe_table;
+mod text;
 
 pub use document::{
     Block, BlockKind, Caption, Cell, CellKind, Document, ListItem, Page, Table, MAX_GRID_CELLS,
 };
+pub use html::to_html;
+pub use json::to_json;
 pub use markdown::{to_markdown, to_markdown_with, MarkdownOptions};
 pub use parse::parse;
+pub use text::to_text;

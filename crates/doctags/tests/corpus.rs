@@ -65,6 +65,9 @@ fn every_prefix_of_every_sample_converts() {
             let outputs = [
                 doctags::to_markdown(&doc),
                 doctags::to_markdown_with(&doc, keep),
+                doctags::to_html(&doc),
+                doctags::to_text(&doc),
+                doctags::to_json(&doc),
             ];
             assert!(
                 outputs.iter().all(|o| o.len() < 1 << 20),
