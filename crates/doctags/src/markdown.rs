@@ -249,7 +249,8 @@ fn next_image(text: &str, from: usize) -> Option<(usize, usize)> {
                 return Some((start, start + 2 + mid + 2 + close + 1));
             }
         }
-        search = start + 1;
+        // A later `![` on this line would need a `](…)` after this one's: there is none.
+        search = line_end;
     }
     None
 }
@@ -289,6 +290,8 @@ mod tests {
         assert_eq!(escape(r"already \_ done"), r"already \_ done");
         assert_eq!(escape("![no\n](close) _"), "![no\n](close) \\_");
         assert_eq!(escape("1 < 2 & 3"), "1 &lt; 2 &amp; 3");
+        assert_eq!(escape("![a ![b](c_d) e_f"), r"![a ![b](c_d) e\_f");
+        assert_eq!(escape("![a_ ![b_\n](c_d)"), "![a\\_ ![b\\_\n](c\\_d)");
     }
 
     #[test]
