@@ -99,6 +99,13 @@ impl Document {
                     args.file.display()
                 );
             }
+            if bytes.len() as u64 > smolvlm_runtime::MAX_PICTURE_FILE_BYTES {
+                bail!(
+                    "{} is not a PDF, and too large for a picture (over {} bytes)",
+                    args.file.display(),
+                    smolvlm_runtime::MAX_PICTURE_FILE_BYTES
+                );
+            }
             return Ok(Self::Picture(bytes));
         }
         let pdf = Pdf::open(bytes).with_context(|| args.file.display().to_string())?;
