@@ -182,6 +182,8 @@ pub fn main(root: &Path, budget: Budget, only: Option<&str>) -> Result<()> {
             bail!("fuzz target {target}: no libFuzzer summary in its output:\n{log}");
         };
         let secs = started.elapsed().as_secs();
+        // Said at once too: a finding in a later target ends the run before the summary.
+        eprintln!("xtask: {target}: {runs} runs in {secs} s, nothing found");
         reports.push(Report {
             target,
             runs,
