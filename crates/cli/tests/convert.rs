@@ -4,11 +4,13 @@
 //! is the plumbing (pages, ids, formats), not the conversion (crates/doctags tests that).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use image::codecs::png::PngEncoder;
 use image::ImageEncoder;
 use serde_json::Value;
+
+mod common;
+use common::{last_json_line, smolvlm, stderr};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -23,28 +25,6 @@ fn model() -> String {
 
 fn pdf(name: &str) -> PathBuf {
     root().join("pdf/tests/fixtures").join(name)
-}
-
-fn smolvlm(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_smolvlm"))
-        .args(args)
-        .output()
-        .expect("running smolvlm")
-}
-
-fn last_json_line(out: &Output) -> Value {
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let line = stdout.lines().last().unwrap_or_default();
-    serde_json::from_str(line).unwrap_or_else(|e| {
-        panic!(
-            "last stdout line is not JSON ({e}): {line:?}\nstderr: {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 const TOKENS: &str = "6";
