@@ -14,12 +14,11 @@ use std::time::Instant;
 use anyhow::{anyhow, bail, Context, Result};
 use candle_core::Device;
 use clap::{Args, ValueEnum};
-use image::codecs::png::{CompressionType, FilterType, PngEncoder};
-use image::ImageEncoder;
-use pdf_pages::{PageRange, Pdf};
-use smolvlm::processor::Tiles;
+use ocr_protocol::pages::PageRange;
+use pdf_pages::Pdf;
+use smolvlm::processor::{decode_image, RgbImage, Tiles};
 use smolvlm::{Decoding, GenerationParams};
-use smolvlm_runtime::{Engine, RunSpec, Step};
+use smolvlm_runtime::{Engine, Picture, RunSpec, Step};
 
 use crate::generate::{tokens, Backend};
 use crate::gpu::Stderr;
@@ -123,23 +122,15 @@ impl Document {
         }
     }
 
-    /// The `i`th selected page as PNG bytes (a PDF page rendered at `longest_edge`).
-    fn picture(&self, i: usize, longest_edge: u32) -> Result<Vec<u8>> {
+    /// The `i`th selected page's pixels (a PDF page rendered at `longest_edge`).
+    fn picture(&self, i: usize, longest_edge: u32) -> Result<RgbImage> {
         match self {
-            Self::Picture(bytes) => Ok(bytes.clone()),
+            Self::Picture(bytes) => {
+                decode_image(bytes, &Default::default()).map_err(|e| anyhow!("{e}"))
+            }
             Self::Pdf { pdf, pages } => {
-                let page = pdf.render(pages[i], longest_edge)?;
-                // PNG because the runtime takes a picture file's bytes; the fast setting
-                // costs tens of milliseconds against seconds of model time.
-                let mut png = Vec::new();
-                PngEncoder::new_with_quality(&mut png, CompressionType::Fast, FilterType::Sub)
-                    .write_image(
-                        page.as_raw(),
-                        page.width(),
-                        page.height(),
-                        image::ExtendedColorType::Rgb8,
-                    )?;
-                Ok(png)
+                smolvlm_runtime::document::render(pdf, pages[i], longest_edge)
+                    .map_err(|f| anyhow!(f.message))
             }
         }
     }
@@ -188,8 +179,9 @@ pub fn run(args: ConvertArgs) -> Result<()> {
         pages: answers
             .iter()
             // One page per answer, even an empty one, so page numbers stay true.
-            .map(|a| {
-                doctags::parse(&a.doctags)
+            .map(|a| doctags::Page {
+                number: Some(a.number),
+                ..doctags::parse(&a.doctags)
                     .pages
                     .into_iter()
                     .next()
@@ -234,13 +226,13 @@ pub fn run(args: ConvertArgs) -> Result<()> {
 fn convert_page(
     engine: &Engine,
     args: &ConvertArgs,
-    picture: &[u8],
+    picture: &RgbImage,
     number: usize,
 ) -> Result<PageAnswer> {
     let stop_ids = engine.loaded().stop_ids();
     let spec = RunSpec {
         prompt: &args.prompt,
-        image: Some(picture),
+        image: Some(Picture::Pixels(picture)),
         tiles: args.tiles,
         params: GenerationParams {
             max_new_tokens: args.max_new_tokens,
@@ -264,23 +256,15 @@ fn convert_page(
             break outcome;
         }
     };
-    // DocTags are tokens of their own (`<loc_42>`, `<otsl>`, …), which decoding without
-    // special tokens would drop: decode them all, the stop token apart.
-    let ids: Vec<u32> = outcome
-        .generated_ids
-        .iter()
-        .copied()
-        .filter(|id| !stop_ids.contains(id))
-        .collect();
+    // DocTags are tokens of their own (`<loc_42>`, `<otsl>`, …): read with them.
     let doctags = engine
         .loaded()
-        .tokenizer
-        .decode(&ids, false)
+        .tagged_text(&outcome.generated_ids)
         .map_err(|e| anyhow!("page {number}: decoding the answer: {e}"))?;
     Ok(PageAnswer {
         number,
         prompt_ids: outcome.prompt_ids,
         generated_ids: outcome.generated_ids,
-        doctags: doctags.trim_start().to_string(),
+        doctags,
     })
 }

@@ -11,7 +11,7 @@ use candle_core::Device;
 use clap::{Args, ValueEnum};
 use smolvlm::processor::Tiles;
 use smolvlm::{Decoding, GenerationParams};
-use smolvlm_runtime::{FailureKind, RunSpec, Step, StopKind};
+use smolvlm_runtime::{FailureKind, Picture, RunSpec, Step, StopKind};
 
 use crate::gpu::Stderr;
 use crate::load::{load, ModelFiles};
@@ -134,7 +134,7 @@ pub fn run(args: GenerateArgs) -> Result<()> {
     };
     let spec = RunSpec {
         prompt: &args.prompt,
-        image: image_bytes.as_deref(),
+        image: image_bytes.as_deref().map(Picture::File),
         tiles: args.tiles,
         params,
     };

@@ -19,6 +19,20 @@ pub struct Document {
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Page {
     pub blocks: Vec<Block>,
+    /// The page's number in its document (from 1), when the pages are not all of it in
+    /// order (`--pages 3,1`); None: its place in [`Document::pages`].
+    #[serde(skip)]
+    pub number: Option<usize>,
+}
+
+impl Document {
+    /// The number of the `index`th page (from 1).
+    pub fn page_number(&self, index: usize) -> usize {
+        self.pages
+            .get(index)
+            .and_then(|p| p.number)
+            .unwrap_or(index + 1)
+    }
 }
 
 /// One element of a page.

@@ -18,7 +18,7 @@ pub fn to_html(doc: &Document) -> String {
         let _ = writeln!(
             out,
             "<section class=\"doctags-page\" data-page=\"{}\">",
-            i + 1
+            doc.page_number(i)
         );
         for block in &page.blocks {
             write_block(&mut out, block);

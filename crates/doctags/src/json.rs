@@ -33,9 +33,10 @@ pub fn to_json(doc: &Document) -> String {
             .iter()
             .enumerate()
             .flat_map(|(i, page)| {
-                page.blocks
-                    .iter()
-                    .map(move |block| PageBlock { page: i + 1, block })
+                page.blocks.iter().map(move |block| PageBlock {
+                    page: doc.page_number(i),
+                    block,
+                })
             })
             .collect(),
     };

@@ -22,6 +22,7 @@ pub fn parse(text: &str) -> Document {
                 .into_iter()
                 .map(block)
                 .collect(),
+            number: None,
         })
         .collect();
     Document { pages }

@@ -1,6 +1,6 @@
 //! The query parameters of `/ocr`, `/embed/ocr` and `/kiosk/` (DESIGN.md's OCR-page
 //! contract): `model=`, `mmproj=`, `backend=auto|webgpu|wasm`, `tiles=all|N`,
-//! `max_new_tokens`, `min_new_tokens`, `prompt`, `threads=N` (a cap on the worker's
+//! `max_new_tokens`, `min_new_tokens`, `prompt`, `pages=1-3,7` (a PDF's pages), `threads=N` (a cap on the worker's
 //! threads), `build=NAME` (one worker build, for comparisons); and `kiosk=1`.
 //!
 //! A value that does not parse is reported (in [`OcrParams::problems`]) and its default
@@ -78,6 +78,8 @@ pub struct OcrParams {
     pub max_new_tokens: Option<u32>,
     pub min_new_tokens: Option<u32>,
     pub prompt: Option<String>,
+    /// The pages of a PDF to convert, as written (`1-3,7`); checked when parsed.
+    pub pages: Option<crate::pages::PageRange>,
     pub kiosk: bool,
     /// At most this many threads for the model (default: the browser's core count).
     pub threads: Option<u32>,
@@ -124,6 +126,10 @@ impl OcrParams {
                     )),
                 },
                 "prompt" if !value.is_empty() => p.prompt = Some(value),
+                "pages" => match crate::pages::PageRange::parse(&value) {
+                    Ok(r) => p.pages = Some(r),
+                    Err(e) => p.problems.push(format!("{e}: using every page")),
+                },
                 "threads" => match value.parse::<u32>() {
                     Ok(n) if (1..=MAX_THREADS).contains(&n) => p.threads = Some(n),
                     _ => p.problems.push(format!(

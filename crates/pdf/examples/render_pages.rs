@@ -4,7 +4,8 @@
 
 use std::time::Instant;
 
-use pdf_pages::{PageRange, Pdf};
+use ocr_protocol::pages::PageRange;
+use pdf_pages::Pdf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -9,7 +9,7 @@
 //! # fn main() -> Result<(), pdf_pages::PdfError> {
 //! # let bytes = Vec::new();
 //! let pdf = pdf_pages::Pdf::open(bytes)?;
-//! for index in pdf_pages::PageRange::parse("1-3,7")?.pages(pdf.page_count())? {
+//! for index in 0..pdf.page_count() {
 //!     let picture = pdf.render(index, 2048)?; // the longer side is 2048 px
 //!     # let _ = picture;
 //! }
@@ -21,8 +21,6 @@
 //! parses the document again for each page and drops everything it made (decoded content
 //! streams, fonts, images) before it returns, so a 300-page file costs one page at a time.
 
-mod range;
-
 use std::sync::Arc;
 
 use hayro::hayro_interpret::util::TransformExt;
@@ -33,8 +31,6 @@ use hayro::vello_cpu::color::palette::css::WHITE;
 use hayro::vello_cpu::{Pixmap, RasterizerSettings, RenderContext, Resources, TargetInit};
 use hayro::{RenderCache, RenderSettings};
 use image::RgbImage;
-
-pub use range::PageRange;
 
 /// The most pixels one rendered page may have: 64 Mpx is an A4 page at about 830 dpi.
 /// Its RGBA canvas and the RGB copy take about 7 bytes a pixel (measured: 456 MB peak at
@@ -73,8 +69,6 @@ pub enum PdfError {
     },
     #[error("a page cannot be rendered 0 px wide")]
     ZeroSize,
-    #[error("page range \"{range}\": {reason}")]
-    BadPageRange { range: String, reason: String },
 }
 
 /// An open PDF: its bytes and the size of each page. Cheap to keep; see [`Pdf::render`].

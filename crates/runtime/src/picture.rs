@@ -5,7 +5,7 @@
 use candle_core::Tensor;
 use ocr_protocol::{Failure, FailureKind, ImageSettings, TilePlan, Tiles};
 use smolvlm::bundle::Loaded;
-use smolvlm::processor::{self, decode_image, ImageError, ImageProcessorConfig, Plan};
+use smolvlm::processor::{self, decode_image, ImageError, ImageProcessorConfig, Plan, RgbImage};
 use smolvlm::prompt::build_prompt;
 
 use crate::failure::internal;
@@ -87,23 +87,40 @@ pub(crate) struct Prepared {
     pub frames: u32,
 }
 
+/// A run's picture: a file's bytes, or pixels made here (a rendered PDF page).
+#[derive(Debug, Clone, Copy)]
+pub enum Picture<'a> {
+    /// A picture file's bytes (PNG, JPEG, WebP), decoded by the run.
+    File(&'a [u8]),
+    /// Decoded pixels, as a file would decode to.
+    Pixels(&'a RgbImage),
+}
+
 /// Decodes and preprocesses the picture and builds the prompt's ids.
 pub(crate) fn prepare(
     loaded: &Loaded,
     prompt: &str,
-    image: Option<&[u8]>,
+    image: Option<Picture<'_>>,
     tiles: processor::Tiles,
 ) -> Result<Prepared, Failure> {
     let device = loaded.model.device();
     let (pixels, grids) = match image {
-        Some(bytes) => {
+        Some(picture) => {
             let Some(processor) = &loaded.image_processor else {
                 return Err(Failure::new(
                     FailureKind::BadRequest,
                     "This model has no image settings (preprocessor_config.json), so it cannot read pictures.",
                 ));
             };
-            let image = decode_image(bytes, &Default::default()).map_err(|e| image_failure(&e))?;
+            let decoded;
+            let image = match picture {
+                Picture::File(bytes) => {
+                    decoded =
+                        decode_image(bytes, &Default::default()).map_err(|e| image_failure(&e))?;
+                    &decoded
+                }
+                Picture::Pixels(image) => image,
+            };
             // The frames this picture makes, checked against the context before any resize
             // or allocation (a picture of thousands of tiles is refused, not encoded).
             let (w, h) = (image.width(), image.height());
@@ -118,7 +135,7 @@ pub(crate) fn prepare(
                     ),
                 ));
             }
-            let out = processor.preprocess(&image, tiles);
+            let out = processor.preprocess(image, tiles);
             let n = out.num_frames;
             let px = Tensor::from_vec(out.pixel_values, (n, 3, out.height, out.width), device)
                 .map_err(|e| internal("preparing the picture", e))?;

@@ -24,13 +24,13 @@ use smolvlm_gpu::{GpuModel, GpuSession, ImageEncoding, ImageFeatures};
 
 use crate::engine::{Backend, Engine};
 use crate::failure::{gpu_failure, internal, prompt_failure};
-use crate::picture::{prepare, Prepared};
+use crate::picture::{prepare, Picture, Prepared};
 
 /// What a run is asked.
 pub struct RunSpec<'a> {
     pub prompt: &'a str,
-    /// The picture's file bytes (PNG, JPEG, WebP); None for a text-only prompt.
-    pub image: Option<&'a [u8]>,
+    /// The picture; None for a text-only prompt.
+    pub image: Option<Picture<'a>>,
     pub tiles: Tiles,
     pub params: GenerationParams,
 }
@@ -65,7 +65,7 @@ pub enum Step {
 pub struct Outcome {
     pub prompt_ids: Vec<u32>,
     pub generated_ids: Vec<u32>,
-    /// The generated text without special tokens.
+    /// The generated text without special tokens (a DocTags model's answer keeps its tags).
     pub text: String,
     pub stop: StopKind,
     /// The backend that finished the run.
@@ -201,13 +201,13 @@ impl<'e> Run<'e> {
         }
     }
 
-    /// The text generated so far, without special tokens. While streaming, a character
-    /// split across tokens decodes to U+FFFD at the end until the next token completes it.
+    /// The text generated so far, without special tokens (a DocTags model keeps its tags:
+    /// [`smolvlm::bundle::Loaded::answer_text`]). While streaming, a character split
+    /// across tokens decodes to U+FFFD at the end until the next token completes it.
     pub fn text(&self) -> Result<String, Failure> {
         self.engine
             .loaded()
-            .tokenizer
-            .decode(self.generated(), true)
+            .answer_text(self.generated())
             .map_err(|e| internal("decoding the text", e))
     }
 

@@ -10,7 +10,7 @@ use candle_core::Device;
 use common::*;
 use ocr_protocol::{FailureKind, StopKind};
 use smolvlm::bundle::{self, Files, Layout, BESIDE};
-use smolvlm_runtime::{picture, Backend, Engine, RunSpec, Step};
+use smolvlm_runtime::{picture, Backend, Engine, Picture, RunSpec, Step};
 
 #[test]
 fn a_hub_folder_loads_and_runs_as_transformers_does() {
@@ -127,7 +127,7 @@ fn the_token_budget_is_checked_before_the_picture_is_encoded() {
         let mut events = Recorded::default();
         let spec = RunSpec {
             prompt: "Read.",
-            image: Some(&image),
+            image: Some(Picture::File(&image)),
             tiles: smolvlm::processor::Tiles::All,
             params: engine.greedy(max_new_tokens, 0),
         };
@@ -143,7 +143,7 @@ fn the_token_budget_is_checked_before_the_picture_is_encoded() {
     let mut events = Recorded::default();
     let spec = RunSpec {
         prompt: "Read.",
-        image: Some(&image),
+        image: Some(Picture::File(&image)),
         tiles: smolvlm::processor::Tiles::All,
         params: engine.greedy(4, 5),
     };
@@ -349,7 +349,7 @@ fn a_picture_of_too_many_frames_is_refused_before_it_is_resized() {
     let mut events = Recorded::default();
     let spec = RunSpec {
         prompt: "Read.",
-        image: Some(&image),
+        image: Some(Picture::File(&image)),
         tiles: smolvlm::processor::Tiles::All,
         params: engine.greedy(4, 0),
     };

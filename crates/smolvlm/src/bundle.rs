@@ -127,7 +127,43 @@ impl Loaded {
         }
         ids
     }
+
+    /// Whether the model answers in DocTags (granite-docling, SmolDocling): its tokenizer
+    /// has `<doctag>` as a token of its own. Such answers are read with their tags.
+    pub fn answers_in_doctags(&self) -> bool {
+        self.tokenizer.token_id(DOCTAG).is_some()
+    }
+
+    /// The answer `ids` as text: without special tokens, but a DocTags model's tags
+    /// (`<loc_42>`, `<otsl>`, …) are special tokens that carry the answer, so they stay,
+    /// and only the stop tokens go (as `smolvlm convert` reads them).
+    pub fn answer_text(&self, ids: &[u32]) -> Result<String, TokenizerError> {
+        if self.answers_in_doctags() {
+            self.tagged_text(ids)
+        } else {
+            self.tokenizer.decode(ids, true)
+        }
+    }
+
+    /// `ids` as text with every special token but the stop tokens (what a DocTags parser
+    /// reads), leading spaces trimmed.
+    pub fn tagged_text(&self, ids: &[u32]) -> Result<String, TokenizerError> {
+        let stop = self.stop_ids();
+        let kept: Vec<u32> = ids
+            .iter()
+            .copied()
+            .filter(|id| !stop.contains(id))
+            .collect();
+        Ok(self
+            .tokenizer
+            .decode(&kept, false)?
+            .trim_start()
+            .to_string())
+    }
 }
+
+/// The token that opens a DocTags answer.
+const DOCTAG: &str = "<doctag>";
 
 /// The safetensors shards an index names (sorted, each once), as the CLI reads them.
 pub fn shard_names(index_json: &[u8]) -> Result<Vec<String>, LoadError> {

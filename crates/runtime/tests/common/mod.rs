@@ -8,7 +8,7 @@ use candle_core::Device;
 use ocr_protocol::Tiles;
 use serde_json::Value;
 use smolvlm::bundle::{self, Files, Layout, Loaded};
-use smolvlm_runtime::{Engine, Events, Outcome, Run, RunSpec, Step};
+use smolvlm_runtime::{Engine, Events, Outcome, Picture, Run, RunSpec, Step};
 
 pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../smolvlm/tests/fixtures")
@@ -100,7 +100,7 @@ pub fn spec_of<'a>(engine: &Engine, case: &'a Value, image: &'a [u8]) -> RunSpec
                 .to_string()
                 .into_boxed_str(),
         ),
-        image: Some(image),
+        image: Some(Picture::File(image)),
         tiles: smolvlm_runtime::picture::tiles(tiles),
         params: engine.greedy(
             cli["max_new_tokens"].as_u64().unwrap() as usize,

@@ -63,6 +63,9 @@ pub const TOKENIZER_CHAT_TEMPLATE: &str = "tokenizer.chat_template";
 pub const TOKENIZER_MODEL_GPT2: &str = "gpt2";
 /// `tokenizer.ggml.pre` of SmolLM2's pre-tokenizer (digits split, then byte-level).
 pub const TOKENIZER_PRE_SMOLLM: &str = "smollm";
+/// `tokenizer.ggml.pre` of granite-docling's tokenizer: GPT-2's regex, then byte-level
+/// (llama.cpp's `LLAMA_VOCAB_PRE_TYPE_GRANITE_DOCLING`).
+pub const TOKENIZER_PRE_GRANITE_DOCLING: &str = "granite-docling";
 
 // `clip.*` (the mmproj).
 pub const CLIP_HAS_VISION_ENCODER: &str = "clip.has_vision_encoder";

@@ -39,8 +39,11 @@ fn pre_tokenizer(file: &GgufFile, pre: &str) -> Result<Sequence> {
         keys::TOKENIZER_PRE_SMOLLM => {
             Sequence::new(vec![Digits::new(true).into(), byte_level.into()])
         }
-        // llama.cpp's default BPE pre-tokenizer is GPT-2's regex, which ByteLevel applies.
-        "gpt2" | "default" => Sequence::new(vec![byte_level.into()]),
+        // llama.cpp's default BPE pre-tokenizer is GPT-2's regex, which ByteLevel applies;
+        // granite-docling's is the same regex under its own name.
+        "gpt2" | "default" | keys::TOKENIZER_PRE_GRANITE_DOCLING => {
+            Sequence::new(vec![byte_level.into()])
+        }
         other => {
             return Err(file.gguf_error(format!(
                 "BPE pre-tokenizer `{other}` is not one this crate rebuilds (SmolVLM2's is \

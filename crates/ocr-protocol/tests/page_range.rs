@@ -1,15 +1,15 @@
 //! `--pages` and `?pages=`: page ranges as people write them, and the words for mistakes.
 
-use pdf_pages::{PageRange, PdfError};
+use ocr_protocol::pages::{PageRange, PageRangeError};
 
-fn pages(text: &str, count: usize) -> Result<Vec<usize>, PdfError> {
+fn pages(text: &str, count: usize) -> Result<Vec<usize>, PageRangeError> {
     PageRange::parse(text)?.pages(count)
 }
 
 /// The reason of a `BadPageRange` error, as the user reads it.
 fn reason(text: &str) -> String {
     let err = PageRange::parse(text).unwrap_err();
-    let PdfError::BadPageRange { range, .. } = &err else {
+    let PageRangeError::Bad { range, .. } = &err else {
         panic!("{err:?}")
     };
     assert_eq!(range, text);
@@ -69,11 +69,11 @@ fn a_range_that_runs_backwards_is_refused() {
 fn a_page_past_the_last_is_refused_not_dropped() {
     assert_eq!(
         pages("1-10", 3).unwrap_err(),
-        PdfError::PageOutOfRange { page: 10, count: 3 }
+        PageRangeError::OutOfRange { page: 10, count: 3 }
     );
     assert_eq!(
         pages("5-", 3).unwrap_err(),
-        PdfError::PageOutOfRange { page: 5, count: 3 }
+        PageRangeError::OutOfRange { page: 5, count: 3 }
     );
     assert_eq!(
         pages("2,4", 3).unwrap_err().to_string(),

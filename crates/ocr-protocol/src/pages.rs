@@ -1,8 +1,32 @@
-//! Page ranges as people write them in print dialogs: `1-3,7`, `5-`, `-3`, `all`.
+//! Page ranges as people write them in print dialogs: `1-3,7`, `5-`, `-3`, `all`: the
+//! CLI's `--pages` and the OCR page's `pages=`. Here, beside the page's other parameters,
+//! so the page (which never opens a PDF) and the CLI read them the same way.
 
 use std::str::FromStr;
 
-use crate::PdfError;
+/// A page range that cannot be used, in words a person can act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PageRangeError {
+    /// The text is not a page range.
+    Bad { range: String, reason: String },
+    /// It names a page the document does not have (counted from 1).
+    OutOfRange { page: usize, count: usize },
+}
+
+impl std::fmt::Display for PageRangeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Bad { range, reason } => write!(f, "page range \"{range}\": {reason}"),
+            Self::OutOfRange { page, count } => write!(
+                f,
+                "there is no page {page}: this PDF has {count} page{}",
+                if *count == 1 { "" } else { "s" }
+            ),
+        }
+    }
+}
+
+impl std::error::Error for PageRangeError {}
 
 /// The pages someone asked for, counted from 1 as they wrote them. Parsing checks the
 /// text alone (it comes before the file, from `--pages` or `?pages=`); [`PageRange::pages`]
@@ -26,12 +50,12 @@ impl PageRange {
     /// `all` or nothing (blank) means every page; otherwise comma-separated items, each a
     /// page (`7`), a closed range (`1-3`), or an open one (`5-` to the end, `-3` from the
     /// start). Spaces around numbers are allowed.
-    pub fn parse(text: &str) -> Result<Self, PdfError> {
+    pub fn parse(text: &str) -> Result<Self, PageRangeError> {
         let trimmed = text.trim();
         if trimmed.is_empty() || trimmed.eq_ignore_ascii_case("all") {
             return Ok(Self::all());
         }
-        let bad = |reason: String| PdfError::BadPageRange {
+        let bad = |reason: String| PageRangeError::Bad {
             range: text.into(),
             reason,
         };
@@ -48,14 +72,14 @@ impl PageRange {
     /// The pages to render for a document of `page_count` pages: 0-based indices in the
     /// order written, each once (`3,1-3` gives pages 3, 1, 2). A page past the last one
     /// is an error rather than quietly dropped: the user meant some other file or page.
-    pub fn pages(&self, page_count: usize) -> Result<Vec<usize>, PdfError> {
+    pub fn pages(&self, page_count: usize) -> Result<Vec<usize>, PageRangeError> {
         let mut seen = vec![false; page_count];
         let mut pages = Vec::new();
         for &(first, last) in &self.items {
             let last = last.unwrap_or(page_count);
             let past_end = first.max(last);
             if past_end > page_count {
-                return Err(PdfError::PageOutOfRange {
+                return Err(PageRangeError::OutOfRange {
                     page: past_end,
                     count: page_count,
                 });
@@ -71,9 +95,9 @@ impl PageRange {
 }
 
 impl FromStr for PageRange {
-    type Err = PdfError;
+    type Err = PageRangeError;
 
-    fn from_str(text: &str) -> Result<Self, PdfError> {
+    fn from_str(text: &str) -> Result<Self, PageRangeError> {
         Self::parse(text)
     }
 }
