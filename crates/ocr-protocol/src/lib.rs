@@ -5,7 +5,8 @@
 //!
 //! On the wire a message is a JavaScript object `{msg, bytes?, files?}`: `msg` is the JSON
 //! of a [`Request`] or an [`Event`]; `bytes` an `ArrayBuffer` transferred with it (the
-//! picture, and nothing else: see [`Request::Run`]); `files` the `File`s a visitor picked
+//! picture or PDF to the worker, see [`Request::Run`]; a rendered PDF page back, see
+//! [`Event::PageImage`]); `files` the `File`s a visitor picked
 //! as a model ([`ModelSource::Picked`]). JSON keeps the types in one Rust definition with
 //! no code generation, and these messages are small (the one big payload, the picture,
 //! travels as raw bytes).
@@ -14,6 +15,7 @@
 
 pub mod memory;
 pub mod models;
+pub mod pages;
 pub mod params;
 
 use std::fmt;
@@ -66,6 +68,11 @@ pub struct RunRequest {
     /// End-of-utterance is masked until this many tokens exist (transformers'
     /// `min_new_tokens`; the CLI's `--min-new-tokens`).
     pub min_new_tokens: u32,
+    /// The bytes are a PDF: answer about this page of it (counted from 0), rendered at
+    /// the model's `longest_edge` as `smolvlm convert` renders it. The page sends one
+    /// run per page, so Stop and progress work between pages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page: Option<u32>,
 }
 
 /// How many image tiles to encode: `all` follows the checkpoint's processor, `0` the
@@ -246,12 +253,23 @@ pub enum Event {
         load: u32,
         info: ModelInfo,
     },
-    /// The picture was decoded.
+    /// The picture was decoded. For a PDF, `pages` is its page count, and the size and
+    /// plan are its first page's, rendered as a run renders it.
     ImageInfo {
         image: u32,
         width: u32,
         height: u32,
         plan: Option<TilePlan>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pages: Option<u32>,
+    },
+    /// A PDF page run `run` reads, as the model sees it (a PNG comes with the message as
+    /// `bytes`): the page shows it under the boxes of the answer's blocks.
+    PageImage {
+        run: u32,
+        page: u32,
+        width: u32,
+        height: u32,
     },
     /// The vision encoder is at frame `done` of `frames` (tiles and the global image).
     Encoding {
@@ -379,6 +397,10 @@ pub struct ModelInfo {
     pub max_context: u32,
     /// Tokens one encoder image becomes.
     pub image_seq_len: u32,
+    /// The model answers in DocTags (granite-docling, SmolDocling): the page offers the
+    /// document instructions and shows answers as Markdown over the page.
+    #[serde(default)]
+    pub doctags: bool,
 }
 
 /// How a picture will be cut, for the two tiling choices the page offers.
@@ -459,10 +481,21 @@ mod tests {
             tiles: Tiles::Max(0),
             max_new_tokens: 64,
             min_new_tokens: 2,
+            page: None,
         });
         let json = to_json(&r);
         assert!(json.contains(r#""type":"run""#), "{json}");
         assert!(json.contains(r#""tiles":"0""#), "{json}");
+        // A picture's run says nothing of pages.
+        assert!(!json.contains("page"), "{json}");
+        assert_eq!(from_json::<Request>(&json).unwrap(), r);
+        let Request::Run(mut run) = r else {
+            unreachable!()
+        };
+        run.page = Some(2);
+        let r = Request::Run(run);
+        let json = to_json(&r);
+        assert!(json.contains(r#""page":2"#), "{json}");
         assert_eq!(from_json::<Request>(&json).unwrap(), r);
     }
 

@@ -11,6 +11,11 @@
 //! one at `1bc3c9f7`, whose URLs name those revisions so the hashes stay true. One file is
 //! an estimate, shown with "about" and corrected by the download's `Content-Length`: no
 //! public source gives the size or hash of `SmolVLM2-2.2B-Instruct-f16.gguf`.
+//!
+//! The last entry is a document-conversion model ([`ModelChoice::doctags`]): the GGUF pair
+//! ggml-org converted from ibm-granite/granite-docling-258M (Apache-2.0), with the sizes
+//! and hashes of its LFS pointers as public projects pin them. SmolDocling-256M-preview
+//! has no published GGUF pair; it loads from its Hub folder through a `model=` link.
 
 use serde::{Deserialize, Serialize};
 
@@ -136,7 +141,20 @@ pub struct ModelChoice {
     /// A rough time to encode one frame on the CPU in this browser (wasm32 SIMD128, one
     /// thread), for "expected time" before the first run measures the real one.
     pub est_ms_per_frame: u32,
+    /// A document-conversion model: it answers in DocTags, takes the instructions of
+    /// [`DOCTAGS_PROMPTS`], and the page shows its answer as Markdown over the page.
+    pub doctags: bool,
 }
+
+/// The instructions granite-docling and SmolDocling were trained on (their model cards),
+/// as (menu label, prompt). The first converts a whole page.
+pub const DOCTAGS_PROMPTS: &[(&str, &str)] = &[
+    ("Whole page", "Convert this page to docling."),
+    ("Table", "Convert table to OTSL."),
+    ("Formula", "Convert formula to LaTeX."),
+    ("Code", "Convert code to text."),
+    ("Chart", "Convert chart to table."),
+];
 
 /// SigLIP at 512 px in 512-px tiles after resizing to 2048 (256M and 500M).
 const SIGLIP_512: ImageSettings = ImageSettings {
@@ -173,6 +191,7 @@ pub const MODELS: &[ModelChoice] = &[
         ),
         image: SIGLIP_512,
         est_ms_per_frame: 9_000,
+        doctags: false,
     },
     ModelChoice {
         id: "256m-f16",
@@ -185,6 +204,7 @@ pub const MODELS: &[ModelChoice] = &[
         mmproj: exact("mmproj-SmolVLM2-256M-Video-Instruct-f16.gguf", 190_033_440),
         image: SIGLIP_512,
         est_ms_per_frame: 12_000,
+        doctags: false,
     },
     ModelChoice {
         id: "500m-q8_0",
@@ -204,6 +224,7 @@ pub const MODELS: &[ModelChoice] = &[
         ),
         image: SIGLIP_512,
         est_ms_per_frame: 9_000,
+        doctags: false,
     },
     ModelChoice {
         id: "500m-f16",
@@ -223,6 +244,7 @@ pub const MODELS: &[ModelChoice] = &[
         ),
         image: SIGLIP_512,
         est_ms_per_frame: 12_000,
+        doctags: false,
     },
     ModelChoice {
         id: "2.2b-q4_k_m",
@@ -238,6 +260,7 @@ pub const MODELS: &[ModelChoice] = &[
         mmproj: MMPROJ_2_2B_Q8_0,
         image: SIGLIP_384,
         est_ms_per_frame: 40_000,
+        doctags: false,
     },
     ModelChoice {
         id: "2.2b-q8_0",
@@ -253,6 +276,7 @@ pub const MODELS: &[ModelChoice] = &[
         mmproj: MMPROJ_2_2B_Q8_0,
         image: SIGLIP_384,
         est_ms_per_frame: 40_000,
+        doctags: false,
     },
     ModelChoice {
         id: "2.2b-f16",
@@ -269,6 +293,29 @@ pub const MODELS: &[ModelChoice] = &[
         ),
         image: SIGLIP_384,
         est_ms_per_frame: 50_000,
+        doctags: false,
+    },
+    ModelChoice {
+        id: "granite-docling-258m-q8_0",
+        name: "granite-docling-258M",
+        quant: "Q8_0",
+        repo: "ggml-org/granite-docling-258M-GGUF",
+        revision: "main",
+        text: pinned(
+            "granite-docling-258M-Q8_0.gguf",
+            177_918_144,
+            "b687245c212b59da938e411e2d4485596cbaeed1ae52706582ac38ed6a970f76",
+        ),
+        mmproj: pinned(
+            "mmproj-granite-docling-258M-f16.gguf",
+            190_031_552,
+            "3b284a5869bf904427c3dc18d7af91fd4c9778fcddddb8c2256f02142c1fb58d",
+        ),
+        // ibm-granite/granite-docling-258M's preprocessor_config.json: 2048, then 512-px
+        // tiles of a SigLIP2 base tower (the 256M's size).
+        image: SIGLIP_512,
+        est_ms_per_frame: 9_000,
+        doctags: true,
     },
 ];
 

@@ -6,9 +6,10 @@
 use leptos::prelude::*;
 use ocr_protocol::memory::human_bytes;
 
+use crate::ocr::document::{block_html, kind_name, page_of, shown_in_text, BlockBox, Export};
 use crate::ocr::{
-    duration_text, expected_ms, menu, model_need_text, ms_text, progress_text, Mode, ModelPick,
-    Ocr, Phase, Task, TilesMode,
+    duration_text, expected_ms, menu, model_need_text, ms_text, progress_text, DocPage, Mode,
+    ModelPick, Ocr, Phase, Task, TilesMode,
 };
 use crate::use_site;
 
@@ -62,6 +63,18 @@ fn PicturePanel(ocr: Ocr) -> impl IntoView {
     .collect_view();
     let preview = move || {
         ocr.picture.get().map(|p| {
+            if p.pdf {
+                let pages = p.pages.map(|n| format!(" · {n} page{}", if n == 1 { "" } else { "s" }));
+                return view! {
+                    <figure class="ocr-preview ocr-preview-pdf" data-testid="pdf-preview">
+                        <span class="ocr-pdf-icon" aria-hidden="true">"PDF"</span>
+                        <figcaption class="muted">
+                            {p.name} {pages} {format!(" · {}", human_bytes(p.bytes as u64))}
+                        </figcaption>
+                    </figure>
+                }
+                .into_any();
+            }
             let size = p.size.map(|(w, h)| format!("{w} × {h} px"));
             let alt = format!("The picture you chose: {}", p.name);
             view! {
@@ -72,8 +85,10 @@ fn PicturePanel(ocr: Ocr) -> impl IntoView {
                     </figcaption>
                 </figure>
             }
+            .into_any()
         })
     };
+    let is_pdf = move || ocr.picture.with(|p| p.as_ref().is_some_and(|p| p.pdf));
     view! {
         <section class="card ocr-panel" aria-labelledby="ocr-picture-h">
             <h2 id="ocr-picture-h">"1. Picture"</h2>
@@ -93,12 +108,12 @@ fn PicturePanel(ocr: Ocr) -> impl IntoView {
                 <input
                     type="file"
                     class="visually-hidden"
-                    accept="image/png,image/jpeg,image/webp"
+                    accept="image/png,image/jpeg,image/webp,application/pdf,.pdf"
                     data-testid="image-input"
                     on:change=move |ev| ocr.on_picture_input(ev)
                 />
-                <span class="dropzone-main">"Choose a picture"</span>
-                <span class="muted">"or drop it here, or paste it (Ctrl+V). PNG, JPEG or WebP."</span>
+                <span class="dropzone-main">"Choose a picture or a PDF"</span>
+                <span class="muted">"or drop it here, or paste it (Ctrl+V). PNG, JPEG, WebP or PDF."</span>
             </label>
             <div class="ocr-row">
                 <button
@@ -124,6 +139,16 @@ fn PicturePanel(ocr: Ocr) -> impl IntoView {
                 </div>
             </div>
             {preview}
+            <label class="ocr-pages" hidden=move || !is_pdf()>
+                <span class="ocr-label">"Pages"</span>
+                <input
+                    type="text"
+                    data-testid="pages"
+                    placeholder="all (or 1-3,7)"
+                    prop:value=move || ocr.pages.get()
+                    on:input=move |ev| ocr.pages.set(event_target_value(&ev))
+                />
+            </label>
         </section>
     }
 }
@@ -145,11 +170,34 @@ fn AskPanel(ocr: Ocr) -> impl IntoView {
             }
         })
         .collect_view();
+    let doc_tasks = ocr_protocol::models::DOCTAGS_PROMPTS
+        .iter()
+        .enumerate()
+        .map(|(i, (label, prompt))| {
+            view! {
+                <button
+                    type="button"
+                    class="chip"
+                    title=*prompt
+                    aria-pressed=move || if ocr.doc_task.get() == i { "true" } else { "false" }
+                    on:click=move |_| ocr.doc_task.set(i)
+                >
+                    {*label}
+                </button>
+            }
+        })
+        .collect_view();
     let busy = move || ocr.phase.get().busy();
+    let doctags = move || ocr.doctags();
     view! {
         <section class="card ocr-panel" aria-labelledby="ocr-ask-h">
             <h2 id="ocr-ask-h">"2. Ask"</h2>
-            <div class="ocr-tasks" role="group" aria-label="Task">{tasks}</div>
+            <div class="ocr-tasks" role="group" aria-label="Task" hidden=doctags>{tasks}</div>
+            <div class="ocr-tasks" role="group" aria-label="What to convert" data-testid="doc-task" hidden=move || !doctags()>
+                {doc_tasks}
+                <p class="muted" data-testid="doc-prompt">{move || format!("The model is asked: “{}”", ocr.prompt())}</p>
+            </div>
+            <div hidden=doctags>
             <label for="ocr-prompt" class="ocr-label">
                 {move || if ocr.task.get() == Task::Ask { "Your question" } else { "The prompt (edit it to ask something else)" }}
             </label>
@@ -165,6 +213,7 @@ fn AskPanel(ocr: Ocr) -> impl IntoView {
                     ocr.task.set(Task::Ask);
                 }
             ></textarea>
+            </div>
             <TilesChoice ocr />
             <ModelChoice ocr />
             <div class="ocr-actions">
@@ -436,8 +485,10 @@ fn AnswerPanel(ocr: Ocr) -> impl IntoView {
                     <button type="button" class="chip" disabled=empty on:click=move |_| ocr.download(true)>".md"</button>
                 </div>
             </div>
+            {move || (!ocr.doc.with(Vec::is_empty)).then(|| view! { <DocumentView ocr /> }.into_any())}
             <output
                 class="ocr-output"
+                hidden=move || !ocr.doc.with(Vec::is_empty)
                 data-testid="output"
                 data-token-ids=ids
                 aria-busy=move || if ocr.phase.get().busy() { "true" } else { "false" }
@@ -467,6 +518,114 @@ fn AnswerPanel(ocr: Ocr) -> impl IntoView {
                 {stat("First token", first)}
                 {stat("Speed", speed)}
             </dl>
+        </section>
+    }
+}
+
+/// A document's pages: each page as the model saw it with its blocks' boxes over it, and
+/// beside it the blocks as text (hovering one lights its box); Copy and downloads of the
+/// whole as Markdown, HTML and JSON.
+#[component]
+fn DocumentView(ocr: Ocr) -> impl IntoView {
+    let exports = Export::ALL
+        .into_iter()
+        .map(|f| {
+            view! {
+                <button
+                    type="button"
+                    class="chip"
+                    data-testid=format!("doc-download-{}", f.extension())
+                    on:click=move |_| ocr.download_document(f)
+                >
+                    {format!(".{}", f.extension())}
+                </button>
+            }
+        })
+        .collect_view();
+    let pages = move || {
+        ocr.doc
+            .get()
+            .into_iter()
+            .enumerate()
+            .map(|(pi, page)| view! { <DocPageView ocr pi page /> })
+            .collect_view()
+    };
+    view! {
+        <div class="doc" data-testid="document">
+            <div class="ocr-row">
+                <button type="button" class="chip" data-testid="doc-copy" on:click=move |_| ocr.copy_document()>
+                    "Copy Markdown"
+                </button>
+                {exports}
+            </div>
+            {pages}
+        </div>
+    }
+}
+
+#[component]
+fn DocPageView(ocr: Ocr, pi: usize, page: DocPage) -> impl IntoView {
+    let parsed = page_of(&page);
+    let boxes = parsed
+        .blocks
+        .iter()
+        .enumerate()
+        .filter_map(|(bi, block)| {
+            let b = BlockBox::of(block)?;
+            let lit = move || ocr.hovered.get() == Some((pi, bi));
+            Some(view! {
+                <span
+                    class="doc-box"
+                    class:lit=lit
+                    data-testid="doc-box"
+                    data-kind=kind_name(block.kind)
+                    style=b.style()
+                ></span>
+            })
+        })
+        .collect_view();
+    let blocks = parsed
+        .blocks
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| shown_in_text(b))
+        .map(|(bi, block)| {
+            view! {
+                <div
+                    class="doc-block"
+                    data-testid="doc-block"
+                    on:mouseenter=move |_| ocr.hovered.set(Some((pi, bi)))
+                    on:mouseleave=move |_| ocr.hovered.set(None)
+                    inner_html=block_html(block)
+                ></div>
+            }
+        })
+        .collect_view();
+    let ids = page
+        .ids
+        .iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    let image = page.image.clone().map(|(url, w, h)| {
+        view! {
+            <img src=url width=w height=h alt=format!("Page {} as the model saw it", page.number) />
+        }
+    });
+    view! {
+        <section
+            class="doc-page"
+            data-testid="doc-page"
+            data-page=page.number
+            data-done=if page.done { "true" } else { "false" }
+            data-token-ids=ids
+            data-doctags=page.doctags.clone()
+        >
+            <h3>{format!("Page {}", page.number)}</h3>
+            <div class="doc-page-body">
+                <div class="doc-image">{image} {boxes}</div>
+                <div class="doc-text">{blocks}</div>
+            </div>
         </section>
     }
 }

@@ -20,7 +20,7 @@ use web_sys::{
 
 use super::client::{Client, Incoming};
 use super::machine::{self, Input, Machine, Page, AUTO_BACKEND_KEY};
-use super::{ModelPick, Ocr, Phase, Picture, Task, TilesMode};
+use super::{document, DocPage, ModelPick, Ocr, Phase, Picture, Task, TilesMode};
 use crate::use_site;
 
 /// How long a Stop may wait for the worker to finish its step (one image frame can take
@@ -200,6 +200,9 @@ impl Ocr {
             self.task.set(Task::Ask);
             self.question.set(prompt.clone());
         }
+        if let Some(range) = &p.pages {
+            self.pages.set(range.to_string());
+        }
         if p.kiosk {
             self.kiosk.set(true);
         }
@@ -220,7 +223,32 @@ impl Ocr {
     fn on_incoming(&self, incoming: Incoming) {
         match incoming {
             Incoming::Crash { message, oom } => self.dispatch(Input::Crash { message, oom }),
-            Incoming::Event(e) => self.dispatch(Input::Event(e)),
+            Incoming::Event(e, bytes) => {
+                if let (
+                    ocr_protocol::Event::PageImage {
+                        page,
+                        width,
+                        height,
+                        ..
+                    },
+                    Some(bytes),
+                ) = (&e, bytes)
+                {
+                    // The page as the model saw it, shown under its answer's boxes.
+                    let png = Uint8Array::new(&bytes).to_vec();
+                    if let Some(url) = blob_url(&png, "image/png") {
+                        let (number, size) = (page + 1, (*width, *height));
+                        self.doc.update(|doc| {
+                            if let Some(p) = doc.iter_mut().find(|p| p.number == number) {
+                                if let Some((old, ..)) = p.image.replace((url, size.0, size.1)) {
+                                    let _ = Url::revoke_object_url(&old);
+                                }
+                            }
+                        });
+                    }
+                }
+                self.dispatch(Input::Event(e))
+            }
         }
     }
 
@@ -235,6 +263,8 @@ impl Ocr {
             max_new_tokens: self.max_new_tokens.get(),
             min_new_tokens: self.min_new_tokens.get(),
             now: now(),
+            pages: self.pages.get(),
+            doctags: self.doctags(),
             foreign_hosts: match self.model.get() {
                 ModelPick::Link(src) => {
                     let origin = web_sys::window()
@@ -324,10 +354,49 @@ impl Ocr {
             machine::Effect::Output(o) => self.output.set(o),
             machine::Effect::Ids(ids) => self.ids.set(ids),
             machine::Effect::PushId(id) => self.ids.update(|ids| ids.push(id)),
-            machine::Effect::PictureInfo { size, plan } => self.picture.update(|p| {
+            machine::Effect::PictureInfo { size, plan, pages } => self.picture.update(|p| {
                 if let Some(p) = p {
                     p.size = Some(size);
                     p.plan = plan;
+                    p.pages = pages;
+                }
+            }),
+            machine::Effect::DocStart(numbers) => {
+                let picture = self.picture.get_untracked();
+                let old = self.doc.get_untracked();
+                let pages = numbers
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|number| DocPage {
+                        number,
+                        // A picture is its own page; a PDF's pages come from the worker.
+                        image: picture
+                            .as_ref()
+                            .filter(|p| !p.pdf)
+                            .and_then(|p| p.size.map(|(w, h)| (p.preview.clone(), w, h))),
+                        ..Default::default()
+                    })
+                    .collect();
+                for p in old {
+                    if let Some((url, ..)) = p.image {
+                        if picture.as_ref().is_none_or(|pic| pic.preview != url) {
+                            let _ = Url::revoke_object_url(&url);
+                        }
+                    }
+                }
+                self.hovered.set(None);
+                self.doc.set(pages);
+            }
+            machine::Effect::DocPage {
+                index,
+                text,
+                done,
+                ids,
+            } => self.doc.update(|doc| {
+                if let Some(p) = doc.get_mut(index) {
+                    p.doctags = text;
+                    p.done = done;
+                    p.ids = ids;
                 }
             }),
         }
@@ -378,7 +447,13 @@ impl Ocr {
 
     /// A picture from its bytes: previewed locally and checked by the worker.
     pub fn picture_bytes(&self, name: String, bytes: Vec<u8>, mime: &str) {
-        let preview = blob_url(&bytes, mime).unwrap_or_default();
+        // A PDF has no preview here: the worker renders its pages when it reads them.
+        let pdf = bytes.starts_with(b"%PDF-");
+        let preview = if pdf {
+            String::new()
+        } else {
+            blob_url(&bytes, mime).unwrap_or_default()
+        };
         if let Some(old) = self.picture.get_untracked() {
             let _ = Url::revoke_object_url(&old.preview);
         }
@@ -390,6 +465,8 @@ impl Ocr {
             bytes: len,
             size: None,
             plan: None,
+            pages: None,
+            pdf,
         }));
         self.dispatch(Input::Picture);
     }
@@ -559,7 +636,10 @@ impl Ocr {
     }
 
     pub fn copy(&self) {
-        let text = self.output.get_untracked();
+        self.write_clipboard(self.output.get_untracked());
+    }
+
+    fn write_clipboard(&self, text: String) {
         let copied = self.copied;
         if let Some(w) = web_sys::window() {
             let promise = w.navigator().clipboard().write_text(&text);
@@ -572,6 +652,29 @@ impl Ocr {
                 });
             });
         }
+    }
+
+    /// Copies the document read so far, as Markdown.
+    pub fn copy_document(&self) {
+        let text = document::export(&self.doc.get_untracked(), document::Export::Markdown);
+        self.write_clipboard(text);
+    }
+
+    /// Downloads the document read so far as `.md`, `.html` or `.json` (made here).
+    pub fn download_document(&self, format: document::Export) {
+        let body = document::export(&self.doc.get_untracked(), format);
+        let name = self
+            .picture
+            .get_untracked()
+            .map(|p| p.name)
+            .unwrap_or_default();
+        let stem = name.rsplit_once('.').map_or(name.as_str(), |(s, _)| s);
+        let stem = if stem.is_empty() { "document" } else { stem };
+        save(
+            body.as_bytes(),
+            &format!("{}; charset=utf-8", format.mime()),
+            &format!("{stem}.{}", format.extension()),
+        );
     }
 
     /// Downloads the answer as `.txt` or `.md` (made here, from a local blob).
@@ -610,22 +713,27 @@ impl Ocr {
         } else {
             (text, format!("{stem}.txt"), "text/plain")
         };
-        let Some(url) = blob_url(body.as_bytes(), &format!("{mime};charset=utf-8")) else {
-            return;
-        };
-        if let Some(a) = web_sys::window()
-            .and_then(|w| w.document())
-            .and_then(|d| d.create_element("a").ok())
-            .and_then(|a| a.dyn_into::<web_sys::HtmlAnchorElement>().ok())
-        {
-            a.set_href(&url);
-            a.set_download(&name);
-            a.click();
-        }
-        set_timeout(1000, move || {
-            let _ = Url::revoke_object_url(&url);
-        });
+        save(body.as_bytes(), &format!("{mime};charset=utf-8"), &name);
     }
+}
+
+/// Offers `bytes` as a download named `name` (a local blob: nothing is sent anywhere).
+fn save(bytes: &[u8], mime: &str, name: &str) {
+    let Some(url) = blob_url(bytes, mime) else {
+        return;
+    };
+    if let Some(a) = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.create_element("a").ok())
+        .and_then(|a| a.dyn_into::<web_sys::HtmlAnchorElement>().ok())
+    {
+        a.set_href(&url);
+        a.set_download(name);
+        a.click();
+    }
+    set_timeout(1000, move || {
+        let _ = Url::revoke_object_url(&url);
+    });
 }
 
 fn blob_url(bytes: &[u8], mime: &str) -> Option<String> {

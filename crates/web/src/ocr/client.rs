@@ -13,14 +13,12 @@ use web_sys::{ErrorEvent, MessageEvent, Worker};
 
 /// What comes from the worker.
 pub enum Incoming {
-    Event(Event),
+    /// An event, and the bytes that came with it (a rendered PDF page).
+    Event(Event, Option<ArrayBuffer>),
     /// The worker's module trapped (a panic, or an allocation that failed: `oom` bytes)
     /// or the worker could not start. Sent by `ocr-worker-loader.js` or seen as the
     /// worker's `error` event.
-    Crash {
-        message: String,
-        oom: u64,
-    },
+    Crash { message: String, oom: u64 },
 }
 
 type Handler = Rc<dyn Fn(Incoming)>;
@@ -101,7 +99,10 @@ impl Client {
                                 Client::flush(&client);
                             }
                         }
-                        handler(Incoming::Event(event));
+                        let bytes = Reflect::get(&data, &"bytes".into())
+                            .ok()
+                            .and_then(|b| b.dyn_into::<ArrayBuffer>().ok());
+                        handler(Incoming::Event(event, bytes));
                     }
                     Err(e) => leptos::logging::error!("{e}"),
                 }

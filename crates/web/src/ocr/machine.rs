@@ -49,6 +49,10 @@ pub struct Page {
     /// Face Hub ([`super::foreign_hosts`]): the visitor is asked before the first
     /// download from them.
     pub foreign_hosts: Vec<String>,
+    /// The pages of a PDF to read, as the visitor wrote them (`1-3,7`; blank: all).
+    pub pages: String,
+    /// The model answers in DocTags: a picture's answer is shown as a one-page document.
+    pub doctags: bool,
 }
 
 /// What happened.
@@ -116,11 +120,47 @@ pub enum Effect {
     Ids(Vec<u32>),
     /// One more generated token id.
     PushId(u32),
-    /// The picture was decoded: its size and tile plan.
+    /// The picture was decoded: its size and tile plan (a PDF's: its first page's, and
+    /// its page count).
     PictureInfo {
         size: (u32, u32),
         plan: Option<TilePlan>,
+        pages: Option<u32>,
     },
+    /// A PDF's pages are read in this order (numbers from 1): one answer each, empty for
+    /// now. None: no document answer (a picture's run).
+    DocStart(Option<Vec<u32>>),
+    /// The answer of the document's `index`th page read so far (`done`: complete, with
+    /// its token ids).
+    DocPage {
+        index: usize,
+        text: String,
+        done: bool,
+        ids: Vec<u32>,
+    },
+}
+
+/// A PDF read page after page: each page is one run.
+#[derive(Debug, Clone, PartialEq)]
+struct DocRun {
+    /// The pages to read, counted from 0, in order.
+    pages: Vec<u32>,
+    /// The page being read (an index of `pages`).
+    at: usize,
+    /// The pages are a PDF's (else the one page is the picture itself).
+    pdf: bool,
+}
+
+impl DocRun {
+    /// "page 3 (2 of 5)"
+    fn where_(&self) -> String {
+        format!(
+            "Page {} ({} of {})",
+            self.pages[self.at] + 1,
+            self.at + 1,
+            self.pages.len()
+        )
+    }
 }
 
 /// Download speed over a sliding window of about two seconds.
@@ -159,6 +199,10 @@ pub struct Machine {
     run_id: Option<u32>,
     image_id: u32,
     has_image: bool,
+    /// The picture is a PDF of this many pages.
+    document_pages: Option<u32>,
+    /// The PDF being read, page after page.
+    doc: Option<DocRun>,
     /// Run once the load in progress finishes.
     pending_run: bool,
     /// What the worker has loaded (a crash or a restart forgets it).
@@ -185,6 +229,8 @@ impl Default for Machine {
             run_id: None,
             image_id: 0,
             has_image: false,
+            document_pages: None,
+            doc: None,
             pending_run: false,
             loaded_pick: None,
             stop_timer: false,
@@ -294,6 +340,8 @@ impl Machine {
     fn picture(&mut self, page: &Page, fx: &mut Vec<Effect>) {
         self.has_image = true;
         self.image_id += 1;
+        // Known again once the worker has looked at it.
+        self.document_pages = None;
         if !self.phase.busy() {
             fx.push(Effect::Error(None));
             self.set_phase(Phase::Idle, fx);
@@ -352,8 +400,37 @@ impl Machine {
             self.refuse("Type your question about the picture first.", fx);
             return;
         }
+        self.doc = None;
+        if let Some(count) = self.document_pages {
+            let pages = ocr_protocol::pages::PageRange::parse(&page.pages)
+                .and_then(|r| r.pages(count as usize));
+            match pages {
+                Ok(pages) => {
+                    self.doc = Some(DocRun {
+                        pages: pages.iter().map(|&p| p as u32).collect(),
+                        at: 0,
+                        pdf: true,
+                    })
+                }
+                Err(e) => {
+                    self.refuse(&format!("This PDF’s pages cannot be read so: {e}."), fx);
+                    return;
+                }
+            }
+        } else if page.doctags {
+            self.doc = Some(DocRun {
+                pages: vec![0],
+                at: 0,
+                pdf: false,
+            });
+        }
         fx.push(Effect::Output(String::new()));
         fx.push(Effect::Ids(Vec::new()));
+        fx.push(Effect::DocStart(
+            self.doc
+                .as_ref()
+                .map(|d| d.pages.iter().map(|p| p + 1).collect()),
+        ));
         if self.loaded_pick.as_ref() == Some(&page.model) {
             self.send_run(page, fx);
             return;
@@ -442,7 +519,7 @@ impl Machine {
         let id = self.next_id();
         self.run_id = Some(id);
         self.set_phase(Phase::Encoding, fx);
-        fx.push(Effect::Status("Looking at the picture…".into()));
+        fx.push(Effect::Status(self.say("Looking at the picture…")));
         self.set_run_notice(None, fx);
         self.update_stats(
             |s| {
@@ -461,10 +538,19 @@ impl Machine {
                 tiles: page.tiles,
                 max_new_tokens: page.max_new_tokens,
                 min_new_tokens: page.min_new_tokens,
+                page: self.doc.as_ref().filter(|d| d.pdf).map(|d| d.pages[d.at]),
             }),
             picture: true,
             files: false,
         });
+    }
+
+    /// A status line, prefixed with the page being read when a PDF is.
+    fn say(&self, text: &str) -> String {
+        match &self.doc {
+            Some(d) if d.pdf => format!("{}: {}", d.where_(), lower_first(text)),
+            _ => text.to_string(),
+        }
     }
 
     /// Stop: cancel the download, or end the run at once (the worker is restarted if it
@@ -572,15 +658,22 @@ impl Machine {
                 width,
                 height,
                 plan,
+                pages,
             } if image == image_id => {
+                self.document_pages = pages;
                 fx.push(Effect::PictureInfo {
                     size: (width, height),
                     plan,
+                    pages,
                 });
                 if !self.phase.busy() {
-                    fx.push(Effect::Status(format!(
-                        "Picture ready ({width} × {height}): press Run."
-                    )));
+                    fx.push(Effect::Status(match pages {
+                        Some(n) => format!(
+                            "PDF ready ({n} page{}): press Run.",
+                            if n == 1 { "" } else { "s" }
+                        ),
+                        None => format!("Picture ready ({width} × {height}): press Run."),
+                    }));
                 }
             }
             // After a Stop, what is still on its way changes nothing shown.
@@ -588,11 +681,11 @@ impl Machine {
                 if Some(run) == run_id && self.phase != Phase::Stopped =>
             {
                 self.set_phase(Phase::Encoding, fx);
-                fx.push(Effect::Status(if frames == 1 {
+                fx.push(Effect::Status(self.say(&if frames == 1 {
                     "Looking at the picture…".to_string()
                 } else {
                     format!("Looking at the picture: part {} of {frames}…", done + 1)
-                }));
+                })));
             }
             Event::Notice { run, backend, text } if Some(run) == run_id => {
                 // The GPU was lost: the CPU runs on. Shown until the next run, never silent.
@@ -607,9 +700,17 @@ impl Machine {
                 if Some(run) == run_id && self.phase != Phase::Stopped =>
             {
                 self.set_phase(Phase::Generating, fx);
-                fx.push(Effect::Status("Writing…".into()));
+                fx.push(Effect::Status(self.say("Writing…")));
                 fx.push(Effect::PushId(id));
-                fx.push(Effect::Output(text));
+                match &self.doc {
+                    Some(d) => fx.push(Effect::DocPage {
+                        index: d.at,
+                        text,
+                        done: false,
+                        ids: Vec::new(),
+                    }),
+                    None => fx.push(Effect::Output(text)),
+                }
             }
             Event::Done { run, result } if Some(run) == run_id => {
                 self.run_id = None;
@@ -641,14 +742,35 @@ impl Machine {
                     // Stopped by the visitor: the answer stays as it was at the click.
                     return;
                 }
-                fx.push(Effect::Ids(result.generated_ids));
-                fx.push(Effect::Output(result.text));
+                fx.push(Effect::Ids(result.generated_ids.clone()));
+                if let Some(d) = self.doc.as_mut() {
+                    fx.push(Effect::DocPage {
+                        index: d.at,
+                        text: result.text,
+                        done: true,
+                        ids: result.generated_ids,
+                    });
+                    let more = result.stop != StopKind::Stopped && d.at + 1 < d.pages.len();
+                    if more {
+                        // The next page, as one more run (Stop works between pages).
+                        d.at += 1;
+                        self.send_run(page, fx);
+                        return;
+                    }
+                } else {
+                    fx.push(Effect::Output(result.text));
+                }
                 if result.stop == StopKind::Stopped {
                     self.set_phase(Phase::Stopped, fx);
                     fx.push(Effect::Status("Stopped.".into()));
                 } else {
                     self.set_phase(Phase::Done, fx);
-                    fx.push(Effect::Status("Done.".into()));
+                    fx.push(Effect::Status(match &self.doc {
+                        Some(d) if d.pages.len() > 1 => {
+                            format!("Done: {} pages.", d.pages.len())
+                        }
+                        _ => "Done.".into(),
+                    }));
                 }
             }
             Event::Failed { scope, failure } => {
@@ -668,12 +790,18 @@ impl Machine {
                     self.fail(failure, fx);
                     return;
                 }
+                let mut failure = failure;
                 match scope {
                     Scope::Load(_) => {
                         self.load_id = None;
                         self.pending_run = false;
                     }
-                    Scope::Run(_) => self.run_id = None,
+                    Scope::Run(_) => {
+                        self.run_id = None;
+                        if let Some(d) = self.doc.as_ref().filter(|d| d.pdf) {
+                            failure.message = format!("{}: {}", d.where_(), failure.message);
+                        }
+                    }
                     _ => {}
                 }
                 if matches!(scope, Scope::Image(_)) && self.phase.busy() {
@@ -690,6 +818,15 @@ impl Machine {
             }
             _ => {}
         }
+    }
+}
+
+/// "Writing…" → "writing…", to follow "Page 2 (1 of 3): ".
+fn lower_first(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(c) => c.to_lowercase().chain(chars).collect(),
+        None => String::new(),
     }
 }
 
@@ -717,6 +854,8 @@ mod tests {
             min_new_tokens: 0,
             now: 0.0,
             foreign_hosts: Vec::new(),
+            pages: String::new(),
+            doctags: false,
         }
     }
 
@@ -738,6 +877,7 @@ mod tests {
             image: Some(own_settings()),
             max_context: 8192,
             image_seq_len: 64,
+            doctags: false,
         }
     }
 
@@ -821,6 +961,7 @@ mod tests {
             width: 640,
             height: 480,
             plan: None,
+            pages: None,
         };
         // An answer about an older picture says nothing.
         assert_eq!(ev(&mut m, info(0)), []);
@@ -829,7 +970,8 @@ mod tests {
             [
                 Effect::PictureInfo {
                     size: (640, 480),
-                    plan: None
+                    plan: None,
+                    pages: None,
                 },
                 Effect::Status("Picture ready (640 × 480): press Run.".into()),
             ]
@@ -856,6 +998,7 @@ mod tests {
                 width: 1,
                 height: 1,
                 plan: None,
+                pages: None,
             },
         );
         assert_eq!(statuses(&fx), Vec::<&str>::new());
@@ -902,6 +1045,7 @@ mod tests {
                 Effect::Error(None),
                 Effect::Output(String::new()),
                 Effect::Ids(Vec::new()),
+                Effect::DocStart(None),
                 Effect::Loaded(None),
                 Effect::Memory(None),
                 Effect::RunNotice(None),
@@ -1007,6 +1151,7 @@ mod tests {
                     tiles: Tiles::Max(0),
                     max_new_tokens: 512,
                     min_new_tokens: 0,
+                    page: None,
                 }),
             ]
         );
@@ -1644,5 +1789,196 @@ mod tests {
                 Effect::Phase(Phase::Error),
             ]
         );
+    }
+
+    /// A 3-page PDF checked (image 1), a model loaded, and the pages `range` asked for.
+    fn reading_pdf(range: &str) -> (Machine, Page, Vec<Effect>) {
+        let mut m = Machine::default();
+        let p = Page {
+            pages: range.into(),
+            ..page()
+        };
+        m.apply(&p, Input::Picture);
+        let fx = ev(
+            &mut m,
+            Event::ImageInfo {
+                image: 1,
+                width: 1448,
+                height: 2048,
+                plan: None,
+                pages: Some(3),
+            },
+        );
+        assert_eq!(statuses(&fx), ["PDF ready (3 pages): press Run."]);
+        let mut fx = m.apply(&p, Input::Run);
+        fx.extend(m.apply(
+            &p,
+            Input::Event(Event::Loaded {
+                load: 1,
+                info: info("wasm"),
+            }),
+        ));
+        (m, p, fx)
+    }
+
+    fn runs(fx: &[Effect]) -> Vec<(u32, Option<u32>)> {
+        posted(fx)
+            .into_iter()
+            .filter_map(|r| match r {
+                Request::Run(r) => Some((r.run, r.page)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_pdf_is_read_page_after_page_in_the_order_asked() {
+        let (mut m, p, fx) = reading_pdf("3,1");
+        assert!(fx.contains(&Effect::DocStart(Some(vec![3, 1]))));
+        // Page 3 is counted from 0 on the wire.
+        assert_eq!(runs(&fx), [(2, Some(2))]);
+        assert!(statuses(&fx).contains(&"Page 3 (1 of 2): looking at the picture…"));
+        let fx = m.apply(
+            &p,
+            Input::Event(Event::Token {
+                run: 2,
+                id: 5,
+                text: "<doctag>".into(),
+            }),
+        );
+        assert!(fx.contains(&Effect::DocPage {
+            index: 0,
+            text: "<doctag>".into(),
+            done: false,
+            ids: Vec::new(),
+        }));
+        // The picture's output box is left alone.
+        assert!(!fx.iter().any(|e| matches!(e, Effect::Output(_))));
+        assert_eq!(statuses(&fx), ["Page 3 (1 of 2): writing…"]);
+        let fx = m.apply(
+            &p,
+            Input::Event(Event::Done {
+                run: 2,
+                result: result(StopKind::StopToken, "wasm"),
+            }),
+        );
+        assert!(fx.contains(&Effect::DocPage {
+            index: 0,
+            text: "Hello".into(),
+            done: true,
+            ids: vec![7, 8, 9],
+        }));
+        assert_eq!(runs(&fx), [(3, Some(0))]);
+        assert_eq!(statuses(&fx), ["Page 1 (2 of 2): looking at the picture…"]);
+        let fx = m.apply(
+            &p,
+            Input::Event(Event::Done {
+                run: 3,
+                result: result(StopKind::MaxNewTokens, "wasm"),
+            }),
+        );
+        assert_eq!(runs(&fx), []);
+        assert_eq!(statuses(&fx), ["Done: 2 pages."]);
+        assert_eq!(m.phase, Phase::Done);
+    }
+
+    #[test]
+    fn stop_ends_a_pdf_between_pages() {
+        let (mut m, p, _) = reading_pdf("all");
+        let fx = m.apply(&p, Input::Stop);
+        assert_eq!(posted(&fx), [&Request::Stop { run: 2 }]);
+        let fx = m.apply(
+            &p,
+            Input::Event(Event::Done {
+                run: 2,
+                result: result(StopKind::Stopped, "wasm"),
+            }),
+        );
+        // No page after the stopped one.
+        assert_eq!(runs(&fx), []);
+        assert_eq!(m.phase, Phase::Stopped);
+    }
+
+    #[test]
+    fn a_page_range_the_pdf_does_not_have_is_refused_before_any_work() {
+        let mut m = Machine::default();
+        let p = Page {
+            pages: "2-5".into(),
+            ..page()
+        };
+        m.apply(&p, Input::Picture);
+        ev(
+            &mut m,
+            Event::ImageInfo {
+                image: 1,
+                width: 10,
+                height: 10,
+                plan: None,
+                pages: Some(3),
+            },
+        );
+        let fx = m.apply(&p, Input::Run);
+        assert_eq!(posted(&fx), Vec::<&Request>::new());
+        assert!(fx.contains(&Effect::Error(Some(Failure::new(
+            FailureKind::BadRequest,
+            "This PDF’s pages cannot be read so: there is no page 5: this PDF has 3 pages."
+        )))));
+        // A picture after the PDF is a picture again: no pages in its run.
+        m.apply(&p, Input::Picture);
+        let fx = m.apply(&p, Input::Run);
+        assert!(fx.contains(&Effect::DocStart(None)));
+    }
+
+    #[test]
+    fn a_failed_page_is_named() {
+        let (mut m, p, _) = reading_pdf("2-3");
+        let fx = m.apply(
+            &p,
+            Input::Event(Event::Failed {
+                scope: Scope::Run(2),
+                failure: Failure::new(FailureKind::ImageCorrupt, "This PDF is damaged."),
+            }),
+        );
+        assert!(fx.contains(&Effect::Error(Some(Failure::new(
+            FailureKind::ImageCorrupt,
+            "Page 2 (1 of 2): This PDF is damaged."
+        )))));
+        assert_eq!(m.phase, Phase::Error);
+    }
+
+    #[test]
+    fn a_doctags_models_answer_about_a_picture_is_a_one_page_document() {
+        let mut m = Machine::default();
+        let p = Page {
+            doctags: true,
+            ..page()
+        };
+        m.apply(&p, Input::Picture);
+        let fx = m.apply(&p, Input::Run);
+        assert!(fx.contains(&Effect::DocStart(Some(vec![1]))));
+        let fx = m.apply(
+            &p,
+            Input::Event(Event::Loaded {
+                load: 1,
+                info: info("wasm"),
+            }),
+        );
+        // The picture itself: no page of a PDF, and no page in the status.
+        assert_eq!(runs(&fx), [(2, None)]);
+        assert_eq!(statuses(&fx), ["Looking at the picture…"]);
+        let fx = m.apply(
+            &p,
+            Input::Event(Event::Done {
+                run: 2,
+                result: result(StopKind::StopToken, "wasm"),
+            }),
+        );
+        assert!(fx.contains(&Effect::DocPage {
+            index: 0,
+            text: "Hello".into(),
+            done: true,
+            ids: vec![7, 8, 9],
+        }));
+        assert_eq!(statuses(&fx), ["Done."]);
     }
 }

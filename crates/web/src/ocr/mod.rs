@@ -12,6 +12,7 @@ mod browser;
 #[cfg(feature = "hydrate")]
 pub(crate) mod client;
 // Pure, so built and tested natively too; only the browser performs its effects.
+pub mod document;
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 mod machine;
 
@@ -166,9 +167,28 @@ pub struct Picture {
     /// A `blob:` URL of the bytes, for the preview (local: nothing is fetched).
     pub preview: String,
     pub bytes: usize,
-    /// Known once the worker decoded it.
+    /// Known once the worker decoded it (a PDF's: its first page's).
     pub size: Option<(u32, u32)>,
     pub plan: Option<TilePlan>,
+    /// A PDF: its page count, once the worker has opened it.
+    pub pages: Option<u32>,
+    /// The bytes are a PDF (no preview: the worker renders its pages).
+    pub pdf: bool,
+}
+
+/// One page of a document being read (a PDF's, or the picture's for a DocTags model):
+/// the page as the model saw it and its answer so far.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct DocPage {
+    /// Counted from 1.
+    pub number: u32,
+    /// A `blob:` URL of the page as the model saw it, and its size in pixels.
+    pub image: Option<(String, u32, u32)>,
+    /// The DocTags answer so far.
+    pub doctags: String,
+    pub done: bool,
+    /// The answer's token ids, once done.
+    pub ids: Vec<u32>,
 }
 
 /// The download/read progress of a load.
@@ -237,6 +257,14 @@ pub struct Ocr {
     /// The other sites the link's model would come from, while the page asks whether to
     /// download from them.
     pub consent: RwSignal<Option<Vec<String>>>,
+    /// The document being read, page by page (empty for a plain picture's answer).
+    pub doc: RwSignal<Vec<DocPage>>,
+    /// The PDF pages to read, as written (`1-3,7`; blank: all).
+    pub pages: RwSignal<String>,
+    /// Which of [`models::DOCTAGS_PROMPTS`] a DocTags model is asked.
+    pub doc_task: RwSignal<usize>,
+    /// The block under the pointer: (page index, block index), its box lit.
+    pub hovered: RwSignal<Option<(usize, usize)>>,
     #[cfg(feature = "hydrate")]
     inner: StoredValue<browser::Inner, LocalStorage>,
 }
@@ -270,6 +298,10 @@ impl Ocr {
             looping: RwSignal::new(false),
             copied: RwSignal::new(""),
             consent: RwSignal::new(None),
+            doc: RwSignal::new(Vec::new()),
+            pages: RwSignal::new(String::new()),
+            doc_task: RwSignal::new(0),
+            hovered: RwSignal::new(None),
             #[cfg(feature = "hydrate")]
             inner: StoredValue::new_local(browser::Inner::default()),
         };
@@ -278,8 +310,21 @@ impl Ocr {
         ocr
     }
 
+    /// Whether the chosen model answers in DocTags (a menu entry says so; another model
+    /// once loaded).
+    pub fn doctags(&self) -> bool {
+        match self.model.get() {
+            ModelPick::Menu(id) => models::choice(id).is_some_and(|m| m.doctags),
+            _ => self.loaded.with(|l| l.as_ref().is_some_and(|l| l.doctags)),
+        }
+    }
+
     /// The prompt a run sends.
     pub fn prompt(&self) -> String {
+        if self.doctags() {
+            let i = self.doc_task.get().min(models::DOCTAGS_PROMPTS.len() - 1);
+            return models::DOCTAGS_PROMPTS[i].1.to_string();
+        }
         match self.task.get() {
             Task::Ask => self.question.get().trim().to_string(),
             t => t.prompt().to_string(),
@@ -603,6 +648,8 @@ impl Ocr {
     pub fn clear_cache(&self) {}
     pub fn copy(&self) {}
     pub fn download(&self, _markdown: bool) {}
+    pub fn copy_document(&self) {}
+    pub fn download_document(&self, _format: document::Export) {}
     pub fn capture(&self, _then_run: bool) -> bool {
         false
     }

@@ -223,16 +223,19 @@ impl Bench {
                 worker.build.as_deref(),
             );
             let client = Client::start(url, move |incoming| match incoming {
-                Incoming::Event(Event::Ready { build, .. }) => b.build.set(Some(build)),
-                Incoming::Event(Event::BenchLog { line }) => b.log.update(|l| l.push(line)),
-                Incoming::Event(Event::BenchDone { report }) => {
+                Incoming::Event(Event::Ready { build, .. }, _) => b.build.set(Some(build)),
+                Incoming::Event(Event::BenchLog { line }, _) => b.log.update(|l| l.push(line)),
+                Incoming::Event(Event::BenchDone { report }, _) => {
                     b.report.set(Some(report));
                     b.state.set(BenchState::Done);
                 }
-                Incoming::Event(Event::Failed {
-                    scope: Scope::Bench | Scope::Worker,
-                    failure,
-                }) => {
+                Incoming::Event(
+                    Event::Failed {
+                        scope: Scope::Bench | Scope::Worker,
+                        failure,
+                    },
+                    _,
+                ) => {
                     b.log.update(|l| l.push(failure.message));
                     b.state.set(BenchState::Error);
                 }

@@ -292,6 +292,7 @@ pub(super) async fn load_model(
         }
     };
     let config = loaded.model.config().clone();
+    let doctags = loaded.answers_in_doctags();
     let image = loaded
         .image_processor
         .as_ref()
@@ -324,6 +325,7 @@ pub(super) async fn load_model(
         image,
         max_context: config.max_context() as u32,
         image_seq_len: config.image_seq_len() as u32,
+        doctags,
     };
     STATE.with(|s| s.borrow_mut().engine = Some(Rc::new(engine)));
     Ok(info)

@@ -30,7 +30,7 @@ use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{AbortController, DedicatedWorkerGlobalScope, File, MessageChannel, MessageEvent};
 
 use opfs::Cache;
-use smolvlm_runtime::{picture, Engine};
+use smolvlm_runtime::{document, picture, Engine};
 
 /// The system allocator, remembering the size of an allocation that failed: running out
 /// of memory aborts (a trap) without a panic message, and the worker's loader script asks
@@ -108,6 +108,17 @@ pub(crate) fn post(event: &Event) {
     let obj = js_sys::Object::new();
     let _ = Reflect::set(&obj, &"msg".into(), &to_json(event).into());
     if let Err(e) = scope().post_message(&obj) {
+        web_sys::console::error_1(&e);
+    }
+}
+
+/// Sends an event and `bytes` with it (transferred, not copied: a rendered page).
+pub(crate) fn post_with_bytes(event: &Event, bytes: &[u8]) {
+    let obj = js_sys::Object::new();
+    let _ = Reflect::set(&obj, &"msg".into(), &to_json(event).into());
+    let buffer = Uint8Array::from(bytes).buffer();
+    let _ = Reflect::set(&obj, &"bytes".into(), &buffer);
+    if let Err(e) = scope().post_message_with_transfer(&obj, &Array::of1(&buffer)) {
         web_sys::console::error_1(&e);
     }
 }
@@ -242,12 +253,19 @@ fn on_message(ev: MessageEvent) {
                     })
                 })
                 .or_else(|| settings.as_ref().map(picture::config_of));
-            match picture::inspect(&bytes, cfg.as_ref()) {
-                Ok((width, height, plan)) => post(&Event::ImageInfo {
+            let info = if document::is_pdf(&bytes) {
+                document::inspect(&bytes, cfg.as_ref())
+                    .map(|(pages, w, h, plan)| (w, h, plan, Some(pages)))
+            } else {
+                picture::inspect(&bytes, cfg.as_ref()).map(|(w, h, plan)| (w, h, plan, None))
+            };
+            match info {
+                Ok((width, height, plan, pages)) => post(&Event::ImageInfo {
                     image,
                     width,
                     height,
                     plan,
+                    pages,
                 }),
                 Err(failure) => post(&Event::Failed {
                     scope: Scope::Image(image),

@@ -6,9 +6,10 @@ use std::rc::Rc;
 
 use js_sys::Reflect;
 use ocr_protocol::{Event, Failure, FailureKind, RunRequest, RunResult};
-use smolvlm_runtime::{picture, Backend, Events, RunSpec, Step};
+use smolvlm::processor::RgbImage;
+use smolvlm_runtime::{document, picture, Backend, Engine, Events, Picture, RunSpec, Step};
 
-use super::{gpu, now, post, yield_now, STATE};
+use super::{gpu, now, post, post_with_bytes, yield_now, STATE};
 
 /// The runtime's events of run `run`, as messages to the page and lines on the console.
 struct Post {
@@ -49,14 +50,22 @@ pub(super) async fn run(
         return Err(Failure::new(FailureKind::BadRequest, "Load a model first."));
     };
     let mut events = Post { run: req.run };
+    let page = match (req.page, &image) {
+        (Some(index), Some(bytes)) => Some(pdf_page(&engine, req.run, index, bytes)?),
+        _ => None,
+    };
     let spec = RunSpec {
         prompt: &req.prompt,
-        image: image.as_deref(),
+        image: match &page {
+            Some(pixels) => Some(Picture::Pixels(pixels)),
+            None => image.as_deref().map(Picture::File),
+        },
         tiles: picture::tiles(req.tiles),
         params: engine.greedy(req.max_new_tokens as usize, req.min_new_tokens as usize),
     };
     let mut run = engine.start(spec, &now, &mut events)?;
     drop(image);
+    drop(page);
     if let Some(n) = lose_gpu_after() {
         run.destroy_gpu_after(n);
     }
@@ -87,6 +96,29 @@ pub(super) async fn run(
         },
     });
     Ok(())
+}
+
+/// Page `index` of the PDF `bytes`, rendered as the model wants it, and shown to the page
+/// ([`Event::PageImage`]) before the model reads it.
+fn pdf_page(engine: &Engine, run: u32, index: u32, bytes: &[u8]) -> Result<RgbImage, Failure> {
+    let Some(processor) = &engine.loaded().image_processor else {
+        return Err(Failure::new(
+            FailureKind::BadRequest,
+            "This model has no image settings (preprocessor_config.json), so it cannot read pages.",
+        ));
+    };
+    let pdf = document::open(bytes)?;
+    let pixels = document::render(&pdf, index as usize, processor.config.longest_edge)?;
+    post_with_bytes(
+        &Event::PageImage {
+            run,
+            page: index,
+            width: pixels.width(),
+            height: pixels.height(),
+        },
+        &document::png(&pixels)?,
+    );
+    Ok(pixels)
 }
 
 /// The browser tests' hook for the GPU hand-over: a test sets `smolvlmTestLoseGpuAfter = N`
