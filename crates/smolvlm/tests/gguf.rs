@@ -499,3 +499,75 @@ fn k_quants_are_written_and_run_where_rows_fit_their_blocks() {
         worst * 100.0
     );
 }
+
+/// tiny-granite through `smolvlm quantize`: the text file says `granite` and carries the four
+/// multipliers under llama.cpp's key names (`GraniteModel.set_gguf_parameters`), and the F32
+/// pair read back matches transformers as the safetensors do.
+#[test]
+fn a_granite_pair_carries_its_multipliers_and_matches_transformers() {
+    use smolvlm::gguf::GgufFile;
+
+    let pair =
+        quantize_checkpoint(checkpoint("tiny-granite"), QuantType::parse("f32").unwrap()).unwrap();
+    let text = GgufFile::from_bytes("text", pair.text.clone()).unwrap();
+    assert_eq!(text.architecture().unwrap(), "granite");
+    for (key, want) in [
+        ("granite.embedding_scale", 12.0),
+        ("granite.attention.scale", 0.0156),
+        ("granite.residual_scale", 0.22),
+        ("granite.logit_scale", 8.0),
+    ] {
+        assert_eq!(text.f32_opt(key).unwrap(), Some(want), "{key}");
+    }
+    assert_eq!(text.size_opt("granite.block_count").unwrap(), Some(2));
+    assert_eq!(text.size_opt("llama.block_count").unwrap(), None);
+
+    let m = load(pair.text, pair.mmproj);
+    let t = &m.config.text;
+    assert!(t.is_granite());
+    assert_eq!(
+        (t.embedding_multiplier() as f32, t.attention_scale() as f32),
+        (12.0, 0.0156)
+    );
+    assert_eq!(
+        (t.residual_multiplier() as f32, t.logits_scaling() as f32),
+        (0.22, 8.0)
+    );
+    let mut report = Vec::new();
+    for (name, case) in model_cases("tiny-granite") {
+        let (_, diff) = matches_f32_reference(&m, &name, &case);
+        report.push(format!("{name}: {diff:.1e}"));
+    }
+    println!(
+        "our granite F32 pair, max |logits - transformers|: {}",
+        report.join(", ")
+    );
+}
+
+/// A Granite GGUF without `granite.attention.scale` scores with `1/sqrt(head_dim)`, as
+/// llama.cpp's Granite graph does; the other scales default to 1.
+#[test]
+fn a_granite_gguf_without_its_scales_takes_llama_cpps_defaults() {
+    let pair =
+        quantize_checkpoint(checkpoint("tiny-granite"), QuantType::parse("f32").unwrap()).unwrap();
+    let mut text = edit(&pair.text);
+    for key in [
+        "granite.embedding_scale",
+        "granite.attention.scale",
+        "granite.residual_scale",
+        "granite.logit_scale",
+    ] {
+        text.remove_key(key);
+    }
+    let m = load(text.bytes(), pair.mmproj);
+    let t = &m.config.text;
+    assert_eq!(t.attention_scale(), 8f64.powf(-0.5));
+    assert_eq!(
+        (
+            t.embedding_multiplier(),
+            t.residual_multiplier(),
+            t.logits_scaling()
+        ),
+        (1.0, 1.0, 1.0)
+    );
+}
