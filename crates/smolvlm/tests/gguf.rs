@@ -571,3 +571,35 @@ fn a_granite_gguf_without_its_scales_takes_llama_cpps_defaults() {
         (1.0, 1.0, 1.0)
     );
 }
+
+/// llama.cpp's converter writes tiny-granite as a `granite` text GGUF (GraniteModel); the
+/// pair read back gives transformers' logits and greedy ids, and `smolvlm quantize` writes
+/// the same bytes.
+#[test]
+fn llama_cpp_granite_pair_matches_transformers_and_our_writer() {
+    let m = load(
+        read("gguf/tiny-granite-F32.gguf"),
+        read("gguf/mmproj-tiny-granite-F32.gguf"),
+    );
+    assert!(m.config.text.is_granite());
+    let mut report = Vec::new();
+    for (name, case) in model_cases("tiny-granite") {
+        let (_, diff) = matches_f32_reference(&m, &name, &case);
+        report.push(format!("{name}: {diff:.1e}"));
+    }
+    println!(
+        "llama.cpp granite F32 pair, max |logits - transformers|: {}",
+        report.join(", ")
+    );
+    let ours =
+        quantize_checkpoint(checkpoint("tiny-granite"), QuantType::parse("f32").unwrap()).unwrap();
+    for (name, bytes) in [
+        (&ours.text_name, &ours.text),
+        (&ours.mmproj_name, &ours.mmproj),
+    ] {
+        let want = read(&format!("gguf/{name}"));
+        assert_eq!(bytes.len(), want.len(), "{name}: size");
+        let first = bytes.iter().zip(&want).position(|(a, b)| a != b);
+        assert_eq!(first, None, "{name}: first differing byte");
+    }
+}
