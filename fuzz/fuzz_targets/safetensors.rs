@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use smolvlm::{SafetensorsSource, WeightSource};
+use smolvlm::SafetensorsSource;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(source) = SafetensorsSource::from_shards(vec![("model.safetensors".into(), data.to_vec())])

@@ -363,6 +363,8 @@ test('a model on another site is downloaded only after the visitor says yes', as
   const asked = () => requests.filter((r) => new URL(r.url()).host === 'models.invalid').map((r) => r.url());
   const consent = page.getByTestId('consent');
   const status = page.getByTestId('status');
+  // As a person would: Run once the picture is checked (its answer sets the status line).
+  await expect(status).toContainText('Picture ready', { timeout: RUN_TIMEOUT });
 
   await page.getByTestId('run').click();
   await expect(consent).toBeVisible();

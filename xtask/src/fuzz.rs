@@ -3,7 +3,7 @@
 //! `cargo xtask test` runs [`Budget::Check`] instead: a fixed number of runs from a fixed
 //! seed and the fixtures alone, so its outcome is the same here and in CI.
 //! The parsers a `model=` link or a picked file reaches: GGUF pairs, safetensors, the
-//! Hub's JSON files, pictures, chat templates. A finding is a failure that names the input
+//! Hub's JSON files, pictures, chat templates, PDFs. A finding is a failure that names the input
 //! libFuzzer saved (`fuzz/artifacts/TARGET/`); the report gives each target's executions.
 
 use std::{
@@ -22,6 +22,7 @@ pub const TARGETS: &[&str] = &[
     "json_configs",
     "image",
     "chat_template",
+    "pdf",
 ];
 
 const FIXTURES: &str = "crates/smolvlm/tests/fixtures";
@@ -66,6 +67,20 @@ fn seeds(root: &Path, target: &str) -> Result<Vec<(String, Vec<u8>)>> {
         }
         "image" => in_dir("images", &|n| !n.ends_with(".json"))?,
         "chat_template" => vec![read("tiny-split/chat_template.json")?],
+        // Every PDF fixture of pdf-pages, the broken ones too.
+        "pdf" => {
+            let dir = root.join("crates/pdf/tests/fixtures");
+            let mut names: Vec<String> = std::fs::read_dir(&dir)?
+                .filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.ends_with(".pdf"))
+                .collect();
+            names.sort();
+            names
+                .into_iter()
+                .map(|n| Ok((n.clone(), std::fs::read(dir.join(&n))?)))
+                .collect::<Result<_>>()?
+        }
         other => bail!("no seeds for fuzz target {other}"),
     })
 }
@@ -167,6 +182,8 @@ pub fn main(root: &Path, budget: Budget, only: Option<&str>) -> Result<()> {
             bail!("fuzz target {target}: no libFuzzer summary in its output:\n{log}");
         };
         let secs = started.elapsed().as_secs();
+        // Said at once too: a finding in a later target ends the run before the summary.
+        eprintln!("xtask: {target}: {runs} runs in {secs} s, nothing found");
         reports.push(Report {
             target,
             runs,

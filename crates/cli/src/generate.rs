@@ -76,11 +76,11 @@ pub struct GenerateArgs {
 /// any sum that could wrap.
 const MAX_TOKENS: u64 = 131_072;
 
-fn tokens(min: u64) -> clap::builder::RangedU64ValueParser<usize> {
+pub(crate) fn tokens(min: u64) -> clap::builder::RangedU64ValueParser<usize> {
     clap::builder::RangedU64ValueParser::new().range(min..=MAX_TOKENS)
 }
 
-fn parse_tiles(s: &str) -> Result<Tiles, String> {
+pub(crate) fn parse_tiles(s: &str) -> Result<Tiles, String> {
     s.parse()
 }
 

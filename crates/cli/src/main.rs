@@ -1,6 +1,7 @@
 //! `smolvlm`: SmolVLM2 from the terminal. Subcommands follow DESIGN.md's CLI contract.
 
 mod bench;
+mod convert;
 mod generate;
 mod gpu;
 mod load;
@@ -24,6 +25,9 @@ struct Cli {
 enum Command {
     /// Answer a prompt about an image (or text alone), streaming the answer.
     Generate(generate::GenerateArgs),
+    /// A PDF or a picture of a page to Markdown, HTML, JSON or DocTags, page by page, with
+    /// a DocTags model (granite-docling, SmolDocling).
+    Convert(convert::ConvertArgs),
     /// Write a Hub checkpoint as the GGUF pair llama.cpp uses (text model + mmproj).
     Quantize(quantize::QuantizeArgs),
     /// Speed and memory at the real SmolVLM2 dimensions, with random weights.
@@ -56,6 +60,10 @@ fn main() -> Result<()> {
         Command::Generate(args) => {
             start_thread_pool(None)?;
             generate::run(args)
+        }
+        Command::Convert(args) => {
+            start_thread_pool(None)?;
+            convert::run(args)
         }
         Command::Quantize(args) => quantize::run(args),
         Command::Bench(args) => bench::run(args),

@@ -2,35 +2,14 @@
 //! the contract's prompt_ids, generated_ids and text must be transformers' for every case
 //! with a CLI line, and bad input must fail with a message, not a panic.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
 use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+mod common;
+use common::{last_json_line, smolvlm, stderr};
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../smolvlm/tests/fixtures")
-}
-
-fn smolvlm(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_smolvlm"))
-        .args(args)
-        .output()
-        .expect("running smolvlm")
-}
-
-fn last_json_line(out: &Output) -> Value {
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let line = stdout.lines().last().unwrap_or_default();
-    serde_json::from_str(line).unwrap_or_else(|e| {
-        panic!(
-            "last stdout line is not JSON ({e}): {line:?}\nstderr: {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 #[test]

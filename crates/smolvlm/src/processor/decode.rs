@@ -64,6 +64,9 @@ fn decode_png_or_webp(
     options: &DecodeOptions,
 ) -> Result<(DynamicImage, Orientation), ImageError> {
     let name = format_name(format);
+    if format == ImageFormat::Png {
+        check_png_palette(bytes)?;
+    }
     let corrupt = |e: image::ImageError| ImageError::Corrupt {
         format: name,
         message: e.to_string(),
@@ -79,6 +82,31 @@ fn decode_png_or_webp(
         DynamicImage::from_decoder(decoder).map_err(corrupt)?,
         orientation,
     ))
+}
+
+/// A PNG's palette (`PLTE`) must hold whole colours, 1 to 256 of them. png 0.18.1 panics
+/// on one that does not (it copies 3 bytes from a shorter remainder when expanding the
+/// palette: found by `cargo xtask fuzz`), so such a file is refused before it is decoded.
+/// Walks the chunk headers up to the first `IDAT` (the palette comes before it); a file
+/// that breaks off earlier is left to the decoder's own error.
+fn check_png_palette(bytes: &[u8]) -> Result<(), ImageError> {
+    let mut at = 8; // the signature
+    while let Some(header) = bytes.get(at..at + 8) {
+        let len = u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as usize;
+        match &header[4..8] {
+            b"IDAT" | b"IEND" => break,
+            b"PLTE" if len == 0 || len % 3 != 0 || len > 3 * 256 => {
+                return Err(ImageError::Corrupt {
+                    format: "PNG",
+                    message: format!("its palette is {len} bytes, not 1 to 256 whole RGB colours"),
+                });
+            }
+            _ => {}
+        }
+        // Length, type, data and CRC.
+        at = at.saturating_add(12).saturating_add(len);
+    }
+    Ok(())
 }
 
 /// JPEG through `libjpeg-turbo-rs`, a Rust port of the libjpeg-turbo that Pillow links:

@@ -1,0 +1,164 @@
+//! `smolvlm convert` end to end: a PDF's pages go through the model one by one, each as
+//! `generate` would answer for the same page picture, and a bad document is a clear error.
+//! The model is the tiny random-weight fixture: its "DocTags" are noise, so what is checked
+//! is the plumbing (pages, ids, formats), not the conversion (crates/doctags tests that).
+
+use std::path::{Path, PathBuf};
+
+use image::codecs::png::PngEncoder;
+use image::ImageEncoder;
+use serde_json::Value;
+
+mod common;
+use common::{last_json_line, smolvlm, stderr};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn model() -> String {
+    root()
+        .join("smolvlm/tests/fixtures/tiny-split")
+        .display()
+        .to_string()
+}
+
+fn pdf(name: &str) -> PathBuf {
+    root().join("pdf/tests/fixtures").join(name)
+}
+
+const TOKENS: &str = "6";
+
+#[test]
+fn each_selected_page_is_answered_as_generate_answers_its_picture() {
+    let doc = pdf("three_pages.pdf");
+    let out = smolvlm(&[
+        "convert",
+        "--model",
+        &model(),
+        doc.to_str().unwrap(),
+        "--pages",
+        "3,1",
+        "--max-new-tokens",
+        TOKENS,
+        "--to",
+        "doctags",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Progress names each page.
+    assert!(stderr(&out).contains("page 3 (1 of 2)"), "{}", stderr(&out));
+    let json = last_json_line(&out);
+    let pages = json["pages"].as_array().unwrap();
+    assert_eq!(pages.len(), 2);
+    assert_eq!(
+        (pages[0]["page"].as_u64(), pages[1]["page"].as_u64()),
+        (Some(3), Some(1))
+    );
+    // In tiles, the pages' different shapes make different prompts: the order is checked.
+    assert_ne!(pages[0]["prompt_ids"], pages[1]["prompt_ids"]);
+    // The document is the pages' DocTags joined by page breaks.
+    let joined = format!(
+        "{}<page_break>{}",
+        pages[0]["doctags"].as_str().unwrap(),
+        pages[1]["doctags"].as_str().unwrap()
+    );
+    assert_eq!(json["document"].as_str().unwrap(), joined);
+
+    // The same page rendered here (at the fixture processor's longest edge) and given to
+    // `generate`: the same prompt and answer ids.
+    let config: Value = serde_json::from_slice(
+        &std::fs::read(root().join("smolvlm/tests/fixtures/tiny-split/preprocessor_config.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let edge = config["size"]["longest_edge"].as_u64().unwrap() as u32;
+    let document = pdf_pages::Pdf::open(std::fs::read(&doc).unwrap()).unwrap();
+    for (page, want) in [(2usize, &pages[0]), (0, &pages[1])] {
+        let rgb = document.render(page, edge).unwrap();
+        let mut png = Vec::new();
+        PngEncoder::new(&mut png)
+            .write_image(
+                rgb.as_raw(),
+                rgb.width(),
+                rgb.height(),
+                image::ExtendedColorType::Rgb8,
+            )
+            .unwrap();
+        let path = std::env::temp_dir().join(format!("smolvlm-convert-page-{page}.png"));
+        std::fs::write(&path, png).unwrap();
+        let out = smolvlm(&[
+            "generate",
+            "--model",
+            &model(),
+            "--image",
+            path.to_str().unwrap(),
+            "--prompt",
+            "Convert this page to docling.",
+            "--max-new-tokens",
+            TOKENS,
+            "--json",
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let got = last_json_line(&out);
+        assert_eq!(got["prompt_ids"], want["prompt_ids"], "page {}", page + 1);
+        assert_eq!(
+            got["generated_ids"],
+            want["generated_ids"],
+            "page {}",
+            page + 1
+        );
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+#[test]
+fn markdown_html_and_json_come_out_of_the_same_answers() {
+    let doc = pdf("three_pages.pdf");
+    for (to, check) in [
+        (
+            "md",
+            (|s: &str| !s.contains("<page_break>")) as fn(&str) -> bool,
+        ),
+        ("html", |s: &str| s.matches("<section").count() == 1),
+        ("json", |s: &str| serde_json::from_str::<Value>(s).is_ok()),
+    ] {
+        let out = smolvlm(&[
+            "convert",
+            "--model",
+            &model(),
+            doc.to_str().unwrap(),
+            "--pages",
+            "2",
+            "--tiles",
+            "0",
+            "--max-new-tokens",
+            TOKENS,
+            "--to",
+            to,
+        ]);
+        assert!(out.status.success(), "--to {to}: {}", stderr(&out));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(check(stdout.trim_end()), "--to {to}: {stdout}");
+    }
+}
+
+#[test]
+fn a_bad_document_or_page_range_is_a_clear_error() {
+    let cases: [(&str, &[&str], &str); 4] = [
+        ("encrypted.pdf", &[], "password"),
+        ("truncated.pdf", &[], "cut short"),
+        ("three_pages.pdf", &["--pages", "4"], "--pages 4"),
+        ("three_pages.pdf", &["--pages", "2-1"], "--pages 2-1"),
+    ];
+    for (file, extra, want) in cases {
+        let (doc, m) = (pdf(file), model());
+        let mut args = vec!["convert", "--model", m.as_str(), doc.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let out = smolvlm(&args);
+        assert!(!out.status.success(), "{file} {extra:?}");
+        let err = stderr(&out);
+        assert!(err.to_lowercase().contains(want), "{file} {extra:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
