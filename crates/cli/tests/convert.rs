@@ -162,3 +162,35 @@ fn a_bad_document_or_page_range_is_a_clear_error() {
         assert!(!err.contains("panicked"), "{err}");
     }
 }
+
+/// tiny-docling (granite-docling-258M's layout, weights that answer one DocTags page for any
+/// picture): a PDF page converted to Markdown is docling-core's Markdown of the answer
+/// transformers gave, and the DocTags are transformers' decoded answer.
+#[test]
+fn a_docling_model_converts_a_pdf_page_to_docling_cores_markdown() {
+    let model = root().join("smolvlm/tests/fixtures/tiny-docling");
+    let case: Value = serde_json::from_slice(
+        &std::fs::read(root().join("smolvlm/tests/fixtures/expected/docling_page.json")).unwrap(),
+    )
+    .unwrap();
+    let doc = pdf("text_table.pdf");
+    let convert = |to: &str| {
+        let out = smolvlm(&[
+            "convert",
+            "--model",
+            model.to_str().unwrap(),
+            doc.to_str().unwrap(),
+            "--to",
+            to,
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let markdown = case["doctags"]["markdown"].as_str().unwrap();
+    assert!(markdown.contains("| Region"), "{markdown}");
+    assert_eq!(convert("md"), format!("{markdown}\n"));
+    assert_eq!(
+        convert("doctags"),
+        format!("{}\n", case["doctags"]["text"].as_str().unwrap())
+    );
+}

@@ -48,7 +48,8 @@ impl From<candle_core::Error> for Error {
 
 impl Error {
     /// Whether the CPU path should take over: no usable adapter, a device that went away
-    /// or is too small for the model. Other errors are bugs or bad input.
+    /// or is too small for the model, or a model the GPU kernels do not implement. Other
+    /// errors are bugs or bad input.
     pub fn wants_cpu_fallback(&self) -> bool {
         matches!(
             self,
@@ -57,6 +58,8 @@ impl Error {
                 | Error::DeviceLost(_)
                 | Error::Readback(_)
                 | Error::TooLarge { .. }
+                // A model the GPU kernels do not implement (a Granite decoder): the CPU does.
+                | Error::Model(smolvlm::Error::Unsupported(_))
         )
     }
 }

@@ -43,3 +43,24 @@ fn a_lost_device_hands_the_turn_to_the_cpu() {
     while resumed.next_token().unwrap().is_some() {}
     assert_eq!(resumed.generated(), want.as_slice());
 }
+
+/// A Granite decoder (tiny-granite) is not implemented by the GPU kernels: loading it on the
+/// GPU is a clear `Unsupported` error that asks for the CPU, so `auto` keeps it there.
+#[test]
+fn a_granite_model_stays_on_the_cpu() {
+    let case = case("granite_text_only");
+    let ck = safetensors(&case);
+    let err = match GpuModel::new(common::gpu(), &ck.config, &ck.weights()) {
+        Ok(_) => panic!("the GPU loaded a Granite decoder it does not implement"),
+        Err(e) => e,
+    };
+    assert!(
+        matches!(
+            err,
+            smolvlm_gpu::Error::Model(smolvlm::Error::Unsupported(_))
+        ),
+        "{err:?}"
+    );
+    assert!(err.wants_cpu_fallback(), "{err}");
+    assert!(err.to_string().contains("Granite"), "{err}");
+}

@@ -184,6 +184,17 @@ pub struct TextConfig {
     #[serde(default = "text_eos_token_id")]
     pub eos_token_id: Option<TokenIds>,
     pub pad_token_id: Option<u32>,
+    /// Granite only (`GraniteConfig`; ignored for Llama, as transformers does): the
+    /// embeddings, image features included, are multiplied by it before the first layer.
+    pub embedding_multiplier: Option<f64>,
+    /// Granite only: the attention score scale, in place of `1/sqrt(head_dim)`.
+    pub attention_multiplier: Option<f64>,
+    /// Granite only: each residual branch (attention, MLP) is scaled by it before the add.
+    pub residual_multiplier: Option<f64>,
+    /// Granite only: `GraniteForCausalLM` divides its logits by it, but SmolVLM's and
+    /// Idefics3's own `lm_head` (granite-docling's) does not, so the model never applies it;
+    /// it is kept to round-trip through GGUF (`{arch}.logit_scale`).
+    pub logits_scaling: Option<f64>,
 }
 
 // `LlamaConfig` defaults; the eos id is what generation stops on when a checkpoint has no
@@ -203,6 +214,45 @@ impl TextConfig {
     pub fn head_dim(&self) -> usize {
         self.head_dim
             .unwrap_or(self.hidden_size / self.num_attention_heads.max(1))
+    }
+
+    /// True for a Granite decoder (`model_type: "granite"`), which reads the multipliers.
+    pub fn is_granite(&self) -> bool {
+        self.model_type.as_deref() == Some(MODEL_TYPE_GRANITE)
+    }
+
+    /// A Granite multiplier; 1.0 for Llama and where a Granite config leaves the key out
+    /// (`GraniteConfig`'s defaults are all 1.0).
+    fn granite(&self, value: Option<f64>) -> f64 {
+        match value {
+            Some(v) if self.is_granite() => v,
+            _ => 1.0,
+        }
+    }
+
+    /// What the embeddings are multiplied by (1.0 for Llama).
+    pub fn embedding_multiplier(&self) -> f64 {
+        self.granite(self.embedding_multiplier)
+    }
+
+    /// The attention score scale: `1/sqrt(head_dim)` for Llama, `attention_multiplier` for
+    /// Granite (1.0 where its config leaves it out, as `GraniteConfig`).
+    pub fn attention_scale(&self) -> f64 {
+        if self.is_granite() {
+            self.attention_multiplier.unwrap_or(1.0)
+        } else {
+            (self.head_dim() as f64).powf(-0.5)
+        }
+    }
+
+    /// What each residual branch is multiplied by before it is added (1.0 for Llama).
+    pub fn residual_multiplier(&self) -> f64 {
+        self.granite(self.residual_multiplier)
+    }
+
+    /// `logits_scaling` (1.0 for Llama); see the field for why the model does not apply it.
+    pub fn logits_scaling(&self) -> f64 {
+        self.granite(self.logits_scaling)
     }
 
     /// The RoPE base, with transformers' priority: `rope_parameters.rope_theta`, then the
@@ -231,6 +281,11 @@ impl TextConfig {
         cfg
     }
 }
+
+/// `text_config.model_type` of the plain Llama decoder (also what an absent one means).
+pub const MODEL_TYPE_LLAMA: &str = "llama";
+/// `text_config.model_type` of IBM's Granite decoder: Llama plus four multipliers.
+pub const MODEL_TYPE_GRANITE: &str = "granite";
 
 fn image_token_id() -> u32 {
     128257
@@ -348,6 +403,10 @@ impl Config {
             ("vision_config.layer_norm_eps", v.layer_norm_eps),
             ("text_config.rms_norm_eps", t.rms_norm_eps),
             ("text_config.rope_theta", t.rope_theta()),
+            ("text_config.embedding_multiplier", t.embedding_multiplier()),
+            ("text_config.attention_multiplier", t.attention_scale()),
+            ("text_config.residual_multiplier", t.residual_multiplier()),
+            ("text_config.logits_scaling", t.logits_scaling()),
         ];
         for (key, value) in positive_finite {
             if !(value.is_finite() && value > 0.0) {
@@ -404,10 +463,10 @@ impl Config {
                 ),
             ));
         }
-        let model_type = t.model_type.as_deref().unwrap_or("llama");
-        if model_type != "llama" {
+        let model_type = t.model_type.as_deref().unwrap_or(MODEL_TYPE_LLAMA);
+        if model_type != MODEL_TYPE_LLAMA && model_type != MODEL_TYPE_GRANITE {
             return Err(Error::Unsupported(format!(
-                "{CONFIG_FILE}: text_config.model_type `{model_type}` (only `llama` is implemented)"
+                "{CONFIG_FILE}: text_config.model_type `{model_type}` (only `llama` and `granite` are implemented)"
             )));
         }
         let rope_type = t.rope_type();
@@ -530,6 +589,79 @@ impl GenerationConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn with_text(text: &str) -> Result<Config> {
+        Config::from_json(
+            format!(
+                r#"{{"model_type": "idefics3", "image_token_id": 5,
+                "vision_config": {{"hidden_size": 32, "num_attention_heads": 2, "image_size": 32, "patch_size": 4}},
+                "text_config": {{"vocab_size": 64, "hidden_size": 32, "intermediate_size": 64,
+                  "num_hidden_layers": 1, "num_attention_heads": 4 {text}}}}}"#
+            )
+            .as_bytes(),
+        )
+    }
+
+    #[test]
+    fn granite_reads_its_multipliers_and_llama_keeps_neutral_ones() {
+        let c = with_text(
+            r#", "model_type": "granite", "embedding_multiplier": 12.0, "attention_multiplier": 0.0156,
+               "residual_multiplier": 0.22, "logits_scaling": 8.0"#,
+        )
+        .unwrap();
+        let t = &c.text;
+        assert!(t.is_granite());
+        assert_eq!(t.embedding_multiplier(), 12.0);
+        assert_eq!(t.attention_scale(), 0.0156);
+        assert_eq!(t.residual_multiplier(), 0.22);
+        assert_eq!(t.logits_scaling(), 8.0);
+        // GraniteConfig's defaults are all 1.0, the attention scale included.
+        let t = with_text(r#", "model_type": "granite""#).unwrap().text;
+        assert_eq!((t.embedding_multiplier(), t.attention_scale()), (1.0, 1.0));
+        assert_eq!((t.residual_multiplier(), t.logits_scaling()), (1.0, 1.0));
+        // LlamaModel has no multipliers: the keys are ignored, as transformers does.
+        let t = with_text(r#", "model_type": "llama", "embedding_multiplier": 12.0"#)
+            .unwrap()
+            .text;
+        assert_eq!(t.embedding_multiplier(), 1.0);
+        assert_eq!(t.attention_scale(), 8f64.powf(-0.5));
+    }
+
+    #[test]
+    fn a_granite_multiplier_that_is_not_positive_is_an_error_naming_the_key() {
+        for key in [
+            "embedding_multiplier",
+            "attention_multiplier",
+            "residual_multiplier",
+            "logits_scaling",
+        ] {
+            for bad in ["0", "-0.5"] {
+                let err = with_text(&format!(r#", "model_type": "granite", "{key}": {bad}"#))
+                    .unwrap_err()
+                    .to_string();
+                assert!(
+                    err.contains(&format!("text_config.{key}"))
+                        && err.contains("must be a finite positive number"),
+                    "{key} = {bad}: {err}"
+                );
+            }
+        }
+        let err = with_text(r#", "model_type": "granite", "residual_multiplier": "x""#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("config.json"), "{err}");
+    }
+
+    #[test]
+    fn another_text_model_type_is_unsupported() {
+        let err = with_text(r#", "model_type": "mistral""#)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("`mistral`") && err.contains("`granite`"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn presets_parse_and_fill_defaults() {

@@ -1,9 +1,12 @@
 //! The text decoder: Llama as SmolLM2 uses it (RMSNorm, rotate-half RoPE, grouped-query
 //! attention, SwiGLU MLP), with a KV cache and an output head that is untied unless the
-//! config ties it and the weights leave it out.
+//! config ties it and the weights leave it out; and Granite (granite-docling's decoder
+//! family), the same network with an embedding multiplier, its own attention scale and
+//! scaled residual branches.
 //!
-//! Reference: transformers `models/llama/modeling_llama.py` (v5.24), and
-//! candle-transformers' `models/llama.rs` for the candle idioms.
+//! Reference: transformers `models/llama/modeling_llama.py` and
+//! `models/granite/modeling_granite.py` (v5.24), and candle-transformers' `models/llama.rs`
+//! for the candle idioms.
 //! <https://github.com/huggingface/transformers/blob/main/src/transformers/models/llama/modeling_llama.py>
 
 use candle_core::{DType, Tensor};
@@ -112,7 +115,7 @@ impl Attention {
             num_heads: h,
             num_kv_heads: kvh,
             head_dim: hd,
-            scale: (hd as f32).powf(-0.5),
+            scale: cfg.attention_scale() as f32,
         })
     }
 
@@ -199,6 +202,8 @@ struct DecoderLayer {
     self_attn: Attention,
     post_attention_layernorm: RmsNorm,
     mlp: Mlp,
+    /// Granite's `residual_multiplier`; exactly 1.0 for Llama, which takes the plain add.
+    residual_multiplier: f32,
 }
 
 impl DecoderLayer {
@@ -209,6 +214,7 @@ impl DecoderLayer {
             self_attn: Attention::new(cfg, &w.pp("self_attn"))?,
             post_attention_layernorm: RmsNorm::new(d, eps, &w.pp("post_attention_layernorm"))?,
             mlp: Mlp::new(cfg, &w.pp("mlp"))?,
+            residual_multiplier: cfg.residual_multiplier() as f32,
         })
     }
 
@@ -224,11 +230,19 @@ impl DecoderLayer {
         let mut h = vec![0f32; x.len()];
         self.input_layernorm.forward_f32(x, &mut h);
         let a = self.self_attn.forward(&h, t, cos, sin, cache)?;
-        ops::add_inplace(x, &a);
+        self.add_residual(x, &a);
         self.post_attention_layernorm.forward_f32(x, &mut h);
         let m = self.mlp.forward(&h, t)?;
-        ops::add_inplace(x, &m);
+        self.add_residual(x, &m);
         Ok(())
+    }
+
+    fn add_residual(&self, x: &mut [f32], branch: &[f32]) {
+        if self.residual_multiplier == 1.0 {
+            ops::add_inplace(x, branch);
+        } else {
+            ops::add_scaled_inplace(x, branch, self.residual_multiplier);
+        }
     }
 }
 
@@ -275,6 +289,8 @@ pub struct TextModel {
     lm_head: QLinear,
     rotary: RotaryEmbedding,
     max_context: usize,
+    /// Granite's `embedding_multiplier`; exactly 1.0 for Llama (then skipped).
+    embedding_multiplier: f32,
 }
 
 impl TextModel {
@@ -306,6 +322,7 @@ impl TextModel {
             lm_head,
             rotary: RotaryEmbedding::new(cfg),
             max_context: cfg.max_position_embeddings,
+            embedding_multiplier: cfg.embedding_multiplier() as f32,
         })
     }
 
@@ -341,6 +358,12 @@ impl TextModel {
         let device = embeds.device();
         let (cos, sin) = self.rotary.cos_sin(start, t);
         let mut x: Vec<f32> = embeds.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?;
+        // GraniteModel scales whatever embeddings it is given, so image features too.
+        if self.embedding_multiplier != 1.0 {
+            for v in &mut x {
+                *v *= self.embedding_multiplier;
+            }
+        }
         for layer in &mut cache.layers {
             layer.reserve(start + t);
         }

@@ -499,3 +499,131 @@ fn k_quants_are_written_and_run_where_rows_fit_their_blocks() {
         worst * 100.0
     );
 }
+
+/// tiny-granite through `smolvlm quantize`: the text file says `granite` and carries the four
+/// multipliers under llama.cpp's key names (`GraniteModel.set_gguf_parameters`), and the F32
+/// pair read back matches transformers as the safetensors do.
+#[test]
+fn a_granite_pair_carries_its_multipliers_and_matches_transformers() {
+    use smolvlm::gguf::GgufFile;
+
+    let pair =
+        quantize_checkpoint(checkpoint("tiny-granite"), QuantType::parse("f32").unwrap()).unwrap();
+    let text = GgufFile::from_bytes("text", pair.text.clone()).unwrap();
+    assert_eq!(text.architecture().unwrap(), "granite");
+    for (key, want) in [
+        ("granite.embedding_scale", 12.0),
+        ("granite.attention.scale", 0.0156),
+        ("granite.residual_scale", 0.22),
+        ("granite.logit_scale", 8.0),
+    ] {
+        assert_eq!(text.f32_opt(key).unwrap(), Some(want), "{key}");
+    }
+    assert_eq!(text.size_opt("granite.block_count").unwrap(), Some(2));
+    assert_eq!(text.size_opt("llama.block_count").unwrap(), None);
+
+    let m = load(pair.text, pair.mmproj);
+    let t = &m.config.text;
+    assert!(t.is_granite());
+    assert_eq!(
+        (t.embedding_multiplier() as f32, t.attention_scale() as f32),
+        (12.0, 0.0156)
+    );
+    assert_eq!(
+        (t.residual_multiplier() as f32, t.logits_scaling() as f32),
+        (0.22, 8.0)
+    );
+    let mut report = Vec::new();
+    for (name, case) in model_cases("tiny-granite") {
+        let (_, diff) = matches_f32_reference(&m, &name, &case);
+        report.push(format!("{name}: {diff:.1e}"));
+    }
+    println!(
+        "our granite F32 pair, max |logits - transformers|: {}",
+        report.join(", ")
+    );
+}
+
+/// A Granite GGUF without `granite.attention.scale` scores with `1/sqrt(head_dim)`, as
+/// llama.cpp's Granite graph does; the other scales default to 1.
+#[test]
+fn a_granite_gguf_without_its_scales_takes_llama_cpps_defaults() {
+    let pair =
+        quantize_checkpoint(checkpoint("tiny-granite"), QuantType::parse("f32").unwrap()).unwrap();
+    let mut text = edit(&pair.text);
+    for key in [
+        "granite.embedding_scale",
+        "granite.attention.scale",
+        "granite.residual_scale",
+        "granite.logit_scale",
+    ] {
+        text.remove_key(key);
+    }
+    let m = load(text.bytes(), pair.mmproj);
+    let t = &m.config.text;
+    assert_eq!(t.attention_scale(), 8f64.powf(-0.5));
+    assert_eq!(
+        (
+            t.embedding_multiplier(),
+            t.residual_multiplier(),
+            t.logits_scaling()
+        ),
+        (1.0, 1.0, 1.0)
+    );
+}
+
+/// llama.cpp's converter writes tiny-granite as a `granite` text GGUF (GraniteModel); the
+/// pair read back gives transformers' logits and greedy ids, and `smolvlm quantize` writes
+/// the same bytes.
+#[test]
+fn llama_cpp_granite_pair_matches_transformers_and_our_writer() {
+    let m = load(
+        read("gguf/tiny-granite-F32.gguf"),
+        read("gguf/mmproj-tiny-granite-F32.gguf"),
+    );
+    assert!(m.config.text.is_granite());
+    let mut report = Vec::new();
+    for (name, case) in model_cases("tiny-granite") {
+        let (_, diff) = matches_f32_reference(&m, &name, &case);
+        report.push(format!("{name}: {diff:.1e}"));
+    }
+    println!(
+        "llama.cpp granite F32 pair, max |logits - transformers|: {}",
+        report.join(", ")
+    );
+    let ours =
+        quantize_checkpoint(checkpoint("tiny-granite"), QuantType::parse("f32").unwrap()).unwrap();
+    for (name, bytes) in [
+        (&ours.text_name, &ours.text),
+        (&ours.mmproj_name, &ours.mmproj),
+    ] {
+        let want = read(&format!("gguf/{name}"));
+        assert_eq!(bytes.len(), want.len(), "{name}: size");
+        let first = bytes.iter().zip(&want).position(|(a, b)| a != b);
+        assert_eq!(first, None, "{name}: first differing byte");
+    }
+}
+
+/// llama.cpp's converter writes tiny-docling (Idefics3 with a Llama decoder, bf16 weights, in
+/// granite-docling-258M's layout) as a `llama` BF16 pair: read back, it gives transformers'
+/// prompt ids (from the GGUF's own tokenizer and chat template), logits and greedy DocTags ids.
+#[test]
+fn llama_cpp_docling_pair_gives_transformers_doctags_ids() {
+    let m = load(
+        read("gguf/tiny-docling-BF16.gguf"),
+        read("gguf/mmproj-tiny-docling-BF16.gguf"),
+    );
+    assert!(!m.config.text.is_granite());
+    let mut report = Vec::new();
+    for (name, case) in model_cases("tiny-docling") {
+        // bf16 weights held exactly, computed in f32: the f32 tolerance applies.
+        let (greedy, diff) = matches_f32_reference(&m, &name, &case);
+        assert!(greedy.is_some(), "{name}: greedy ids recorded");
+        report.push(format!("{name}: {diff:.1e}"));
+    }
+    assert_eq!(report.len(), 2);
+    println!(
+        "llama.cpp docling BF16 pair, max |logits - transformers|: {}",
+        report.join(", ")
+    );
+}

@@ -196,12 +196,15 @@ fn normalization_reproduces_the_reference_pixel_values() {
             .iter()
             .copied()
             .fold(f32::NEG_INFINITY, f32::max);
+        // f32 values written as decimals: compared as f32 (serde_json may read a decimal one
+        // f64 ulp off, e.g. -0.9215686321258545, which still rounds to the same f32).
         assert_eq!(
-            (min as f64, max as f64),
+            (min, max),
             (
-                stats["min"].as_f64().unwrap(),
-                stats["max"].as_f64().unwrap()
-            )
+                stats["min"].as_f64().unwrap() as f32,
+                stats["max"].as_f64().unwrap() as f32
+            ),
+            "{name}: min, max"
         );
         assert_eq!(
             p["pixel_attention_mask_all_ones"],

@@ -149,6 +149,16 @@ impl TextDecoder {
             ))
             .into());
         }
+        if cfg.is_granite() {
+            // Granite's embedding and residual multipliers would need scaled kernels here;
+            // until then such a model stays on the CPU, which implements them.
+            return Err(smolvlm::Error::Unsupported(
+                "the GPU text decoder implements Llama; this model's decoder is Granite \
+                 (embedding, attention and residual multipliers): use the CPU backend"
+                    .into(),
+            )
+            .into());
+        }
         let (d, vocab) = (cfg.hidden_size, cfg.vocab_size);
         let embed = ld.matrix(&tm.pp("embed_tokens"), vocab, d)?;
         let layers = (0..cfg.num_hidden_layers)

@@ -7,16 +7,18 @@ use candle_nn::Activation;
 
 use super::file::GgufFile;
 use super::keys;
-use crate::config::{Config, ModelType, TextConfig, TokenIds, VisionConfig};
+use crate::config::{
+    Config, ModelType, TextConfig, TokenIds, VisionConfig, MODEL_TYPE_GRANITE, MODEL_TYPE_LLAMA,
+};
 use crate::error::{Error, Result};
 use crate::processor::ImageProcessorConfig;
 use crate::GenerationConfig;
 
-/// `llama.*` keys of the text GGUF.
-use keys::text_key as k;
-
-/// The text decoder's config from `llama.*` metadata.
+/// The text decoder's config from `llama.*` (or `granite.*`) metadata.
 fn text_config(text: &GgufFile) -> Result<TextConfig> {
+    let arch = text.architecture()?.to_string();
+    let granite = arch == keys::ARCH_GRANITE;
+    let k = |key: &str| keys::text_key(&arch, key);
     let heads = text.size(&k(keys::llm::HEAD_COUNT))?;
     let kv_heads = text
         .size_opt(&k(keys::llm::HEAD_COUNT_KV))?
@@ -50,8 +52,27 @@ fn text_config(text: &GgufFile) -> Result<TextConfig> {
     let tokens = text.strings(keys::TOKENIZER_TOKENS)?.len();
     let vocab_size = text.size_opt(&k(keys::llm::VOCAB_SIZE))?.unwrap_or(tokens);
     let eos = text.u32_opt(keys::TOKENIZER_EOS_ID)?;
+    let scale = |key: &str| -> Result<Option<f64>> {
+        Ok(if granite {
+            text.f32_opt(&k(key))?.map(f64::from)
+        } else {
+            None
+        })
+    };
+    // llama.cpp's Granite graph takes an absent or zero attention scale as 1/sqrt(head_dim).
+    let attention_multiplier = match scale(keys::llm::ATTENTION_SCALE)? {
+        Some(s) if s != 0.0 => Some(s),
+        _ => Some((head_dim as f64).powf(-0.5)),
+    };
     Ok(TextConfig {
-        model_type: Some("llama".into()),
+        model_type: Some(
+            if granite {
+                MODEL_TYPE_GRANITE
+            } else {
+                MODEL_TYPE_LLAMA
+            }
+            .into(),
+        ),
         vocab_size,
         hidden_size: hidden,
         intermediate_size: text.size(&k(keys::llm::FEED_FORWARD_LENGTH))?,
@@ -75,6 +96,10 @@ fn text_config(text: &GgufFile) -> Result<TextConfig> {
         bos_token_id: text.u32_opt(keys::TOKENIZER_BOS_ID)?,
         eos_token_id: eos.map(TokenIds::One),
         pad_token_id: text.u32_opt(keys::TOKENIZER_PAD_ID)?,
+        embedding_multiplier: scale(keys::llm::EMBEDDING_SCALE)?,
+        attention_multiplier: attention_multiplier.filter(|_| granite),
+        residual_multiplier: scale(keys::llm::RESIDUAL_SCALE)?,
+        logits_scaling: scale(keys::llm::LOGIT_SCALE)?,
     })
 }
 

@@ -279,7 +279,7 @@ impl GgufFile {
     /// it is instead.
     pub fn kind(&self) -> Result<GgufKind> {
         match self.architecture()? {
-            keys::ARCH_TEXT => Ok(GgufKind::Text),
+            keys::ARCH_TEXT | keys::ARCH_GRANITE => Ok(GgufKind::Text),
             keys::ARCH_MMPROJ => {
                 let projector = self.str_opt(keys::CLIP_PROJECTOR_TYPE)?.ok_or_else(|| {
                     self.error(

@@ -13,14 +13,18 @@ pub const GENERAL_ALIGNMENT: &str = "general.alignment";
 
 /// `general.architecture` of the text GGUF; its decoder keys are `llama.*` ([`text_key`]).
 pub const ARCH_TEXT: &str = "llama";
+/// `general.architecture` of a Granite text GGUF (llama.cpp's `GraniteModel` converter):
+/// Llama's keys under `granite.*`, plus the four [`llm`] scales.
+pub const ARCH_GRANITE: &str = "granite";
 /// `general.architecture` of the mmproj GGUF; its keys are `clip.*`.
 pub const ARCH_MMPROJ: &str = "clip";
 /// `clip.projector_type` of SmolVLM's mmproj.
 pub const PROJECTOR_IDEFICS3: &str = "idefics3";
 
-/// The text decoder's key `{ARCH_TEXT}.{key}`, for a `key` of [`llm`].
-pub fn text_key(key: &str) -> String {
-    format!("{ARCH_TEXT}.{key}")
+/// The text decoder's key `{arch}.{key}`, for a `key` of [`llm`] and `arch`
+/// [`ARCH_TEXT`] or [`ARCH_GRANITE`].
+pub fn text_key(arch: &str, key: &str) -> String {
+    format!("{arch}.{key}")
 }
 
 /// The per-architecture keys of a decoder, without the architecture (see [`text_key`]).
@@ -38,6 +42,14 @@ pub mod llm {
     pub const ROPE_DIMENSION_COUNT: &str = "rope.dimension_count";
     pub const ROPE_FREQ_BASE: &str = "rope.freq_base";
     pub const ROPE_SCALING_TYPE: &str = "rope.scaling.type";
+    /// Granite's `embedding_multiplier`.
+    pub const EMBEDDING_SCALE: &str = "embedding_scale";
+    /// Granite's `residual_multiplier`.
+    pub const RESIDUAL_SCALE: &str = "residual_scale";
+    /// Granite's `attention_multiplier` (llama.cpp: absent or 0 means `1/sqrt(head_dim)`).
+    pub const ATTENTION_SCALE: &str = "attention.scale";
+    /// Granite's `logits_scaling`.
+    pub const LOGIT_SCALE: &str = "logit_scale";
 }
 
 // `tokenizer.*`.

@@ -735,8 +735,13 @@ pub fn quantize_checkpoint(mut ckpt: Checkpoint, ty: QuantType) -> Result<GgufPa
     // The text model.
     let text_tensors = build_tensors(&source, Part::Text, ty, &config, &mut log)?;
     let t = &config.text;
+    let arch = if t.is_granite() {
+        keys::ARCH_GRANITE
+    } else {
+        keys::ARCH_TEXT
+    };
     let mut meta: Vec<(String, Value)> = vec![
-        (keys::GENERAL_ARCHITECTURE.into(), string(keys::ARCH_TEXT)),
+        (keys::GENERAL_ARCHITECTURE.into(), string(arch)),
         (keys::GENERAL_TYPE.into(), string("model")),
         (keys::GENERAL_NAME.into(), string(&name)),
         (
@@ -744,48 +749,69 @@ pub fn quantize_checkpoint(mut ckpt: Checkpoint, ty: QuantType) -> Result<GgufPa
             string(&size_label(param_count(&text_tensors))),
         ),
         (
-            keys::text_key(keys::llm::BLOCK_COUNT),
+            keys::text_key(arch, keys::llm::BLOCK_COUNT),
             u32v(t.num_hidden_layers),
         ),
         (
-            keys::text_key(keys::llm::CONTEXT_LENGTH),
+            keys::text_key(arch, keys::llm::CONTEXT_LENGTH),
             u32v(t.max_position_embeddings),
         ),
         (
-            keys::text_key(keys::llm::EMBEDDING_LENGTH),
+            keys::text_key(arch, keys::llm::EMBEDDING_LENGTH),
             u32v(t.hidden_size),
         ),
         (
-            keys::text_key(keys::llm::FEED_FORWARD_LENGTH),
+            keys::text_key(arch, keys::llm::FEED_FORWARD_LENGTH),
             u32v(t.intermediate_size),
         ),
         (
-            keys::text_key(keys::llm::HEAD_COUNT),
+            keys::text_key(arch, keys::llm::HEAD_COUNT),
             u32v(t.num_attention_heads),
         ),
         (
-            keys::text_key(keys::llm::HEAD_COUNT_KV),
+            keys::text_key(arch, keys::llm::HEAD_COUNT_KV),
             u32v(t.num_key_value_heads()),
         ),
         (
-            keys::text_key(keys::llm::ROPE_FREQ_BASE),
+            keys::text_key(arch, keys::llm::ROPE_FREQ_BASE),
             Value::F32(t.rope_theta() as f32),
         ),
         (
-            keys::text_key(keys::llm::LAYER_NORM_RMS_EPSILON),
+            keys::text_key(arch, keys::llm::LAYER_NORM_RMS_EPSILON),
             Value::F32(t.rms_norm_eps as f32),
         ),
     ];
     if t.head_dim.is_some() {
-        meta.push((keys::text_key(keys::llm::KEY_LENGTH), u32v(t.head_dim())));
-        meta.push((keys::text_key(keys::llm::VALUE_LENGTH), u32v(t.head_dim())));
+        meta.push((
+            keys::text_key(arch, keys::llm::KEY_LENGTH),
+            u32v(t.head_dim()),
+        ));
+        meta.push((
+            keys::text_key(arch, keys::llm::VALUE_LENGTH),
+            u32v(t.head_dim()),
+        ));
     }
     meta.push((keys::GENERAL_FILE_TYPE.into(), Value::U32(ty.file_type())));
-    meta.push((keys::text_key(keys::llm::VOCAB_SIZE), u32v(t.vocab_size)));
     meta.push((
-        keys::text_key(keys::llm::ROPE_DIMENSION_COUNT),
+        keys::text_key(arch, keys::llm::VOCAB_SIZE),
+        u32v(t.vocab_size),
+    ));
+    meta.push((
+        keys::text_key(arch, keys::llm::ROPE_DIMENSION_COUNT),
         u32v(t.head_dim()),
     ));
+    if t.is_granite() {
+        // GraniteModel.set_gguf_parameters writes these four after Llama's keys (each only
+        // when the config has it; we always write them, so no reader has to guess a default).
+        for (key, value) in [
+            (keys::llm::ATTENTION_SCALE, t.attention_scale()),
+            (keys::llm::EMBEDDING_SCALE, t.embedding_multiplier()),
+            (keys::llm::RESIDUAL_SCALE, t.residual_multiplier()),
+            (keys::llm::LOGIT_SCALE, t.logits_scaling()),
+        ] {
+            meta.push((keys::text_key(arch, key), Value::F32(value as f32)));
+        }
+    }
     // GGML_QNT_VERSION
     meta.push((keys::GENERAL_QUANTIZATION_VERSION.into(), Value::U32(2)));
     meta.extend(tokenizer_metadata(&ckpt, &config)?);

@@ -113,6 +113,16 @@ multiversion! {
 }
 
 multiversion! {
+    /// `x += y * scale`: Granite's scaled residual add, rounded as transformers'
+    /// `residual + hidden * multiplier` (product, then sum; no fused multiply-add).
+    pub fn add_scaled_inplace(x: &mut [f32], y: &[f32], scale: f32) {
+        for (a, &b) in x.iter_mut().zip(y) {
+            *a += b * scale;
+        }
+    }
+}
+
+multiversion! {
     /// `gate = silu(gate) * up`, SwiGLU's product (silu(g) = g / (1 + e^-g)).
     pub fn silu_mul(gate: &mut [f32], up: &[f32]) {
         for (g, &u) in gate.iter_mut().zip(up) {

@@ -1,0 +1,164 @@
+//! DocTags checkpoints in granite-docling-258M's layout (Idefics3, Llama decoder,
+//! `chat_template.jinja`, Idefics3ImageProcessor): the real checkpoint's small JSON files
+//! parse, and the tiny-docling fixture loads from its folder as the CLI and the worker load
+//! it, builds transformers' prompt ids, and decodes transformers' greedy answer to the
+//! DocTags page transformers decoded. (Its logits and greedy ids are held to transformers'
+//! by `model_fixtures.rs`, which reads every case, and its GGUF pair by `gguf.rs`.)
+
+mod model_support;
+
+use candle_core::Device;
+use model_support::*;
+use smolvlm::bundle::{load, Files, Layout};
+use smolvlm::processor::ImageProcessorConfig;
+use smolvlm::prompt::{build_prompt, ChatTemplate, Message};
+use smolvlm::tokenizer::TokenizerConfig;
+use smolvlm::{generate, Config, GenerationConfig, GenerationParams};
+
+const REAL: &str = "real-configs/granite-docling-258M";
+
+fn real(name: &str) -> Vec<u8> {
+    read(&format!("{REAL}/{name}"))
+}
+
+#[test]
+fn granite_docling_258m_config_files_parse_with_their_real_values() {
+    let config = Config::from_json(&real("config.json")).unwrap();
+    // The text decoder is Llama, not Granite: no multipliers apply.
+    assert_eq!(config.text.model_type.as_deref(), Some("llama"));
+    assert!(!config.text.is_granite());
+    assert!(config.tie_word_embeddings);
+    assert_eq!(config.image_token_id, 100270);
+    assert_eq!(config.scale_factor, 4);
+    assert_eq!(
+        (config.vision.image_size, config.vision.patch_size),
+        (512, 16)
+    );
+    assert_eq!(
+        (
+            config.text.hidden_size,
+            config.text.num_attention_heads,
+            config.text.num_key_value_heads(),
+            config.text.head_dim()
+        ),
+        (576, 9, 3, 64)
+    );
+    assert_eq!(config.text.vocab_size, 100352);
+    assert_eq!(config.text.rope_theta(), 100000.0);
+    assert_eq!(config.image_seq_len(), 64);
+
+    let image = ImageProcessorConfig::from_checkpoint_json(
+        Some(&real("preprocessor_config.json")),
+        Some(&real("processor_config.json")),
+    )
+    .unwrap();
+    assert_eq!(
+        (image.longest_edge, image.max_image_longest_edge),
+        (2048, 512)
+    );
+    assert!(image.do_image_splitting && image.do_pad);
+
+    let generation = GenerationConfig::from_json(&real("generation_config.json")).unwrap();
+    assert_eq!(generation.eos_token_ids(&config), vec![100257]);
+
+    let tokenizer = TokenizerConfig::from_json(&real("tokenizer_config.json")).unwrap();
+    assert_eq!(tokenizer.names.bos.as_deref(), Some("<|start_of_role|>"));
+    assert_eq!(tokenizer.names.eos.as_deref(), Some("<|end_of_text|>"));
+    assert_eq!(tokenizer.names.image, "<image>");
+
+    let template =
+        ChatTemplate::new(std::str::from_utf8(&real("chat_template.jinja")).unwrap()).unwrap();
+    let rendered = template
+        .render(
+            &[Message::user(1, "Convert this page to docling.")],
+            true,
+            None,
+        )
+        .unwrap();
+    assert_eq!(
+        rendered,
+        "<|start_of_role|>user<|end_of_role|><image>Convert this page to docling.<|end_of_text|>\n<|start_of_role|>assistant<|end_of_role|>"
+    );
+}
+
+fn tiny_docling_files() -> Files {
+    let mut files = Files::new();
+    let dir = fixtures().join("tiny-docling");
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let entry = entry.unwrap();
+        files.insert(
+            entry.file_name().to_string_lossy().into_owned(),
+            std::fs::read(entry.path()).unwrap(),
+        );
+    }
+    files
+}
+
+#[test]
+fn tiny_docling_loads_from_its_folder_and_answers_transformers_doctags() {
+    let loaded = load(&Layout::HubFolder, tiny_docling_files(), &Device::Cpu).unwrap();
+    let config = loaded.model.config().clone();
+    let eos = loaded.tokenizer.special().eos.clone().unwrap();
+    assert_eq!(eos.content, "<|end_of_text|>");
+    assert!(loaded.stop_ids().contains(&eos.id));
+    let processor = loaded.image_processor.as_ref().expect("image settings");
+    assert_eq!(processor.config.longest_edge, 128);
+
+    for (name, case) in model_cases("tiny-docling") {
+        let grids: Vec<(u32, u32)> = match case.get("preprocess").filter(|p| !p.is_null()) {
+            Some(p) => vec![(
+                p["rows"].as_u64().unwrap() as u32,
+                p["cols"].as_u64().unwrap() as u32,
+            )],
+            None => Vec::new(),
+        };
+        let prompt = build_prompt(
+            &loaded.tokenizer,
+            &loaded.template,
+            case["prompt"].as_str().unwrap(),
+            &grids,
+            config.image_seq_len(),
+        )
+        .unwrap();
+        assert_eq!(
+            prompt.text,
+            case["prompt_string"].as_str().unwrap(),
+            "{name}"
+        );
+        assert_eq!(prompt.ids, ids(&case["prompt_ids"]), "{name}: prompt ids");
+
+        let features = pixel_values(&case).map(|px| loaded.model.encode_images(&px, None).unwrap());
+        let generation = &case["generation"];
+        let params = GenerationParams::greedy(
+            generation["max_new_tokens"].as_u64().unwrap() as usize,
+            loaded.stop_ids(),
+        );
+        let out = generate(
+            &loaded.model,
+            &prompt.ids,
+            features.as_ref(),
+            params,
+            |_| std::ops::ControlFlow::Continue(()),
+        )
+        .unwrap();
+        assert_eq!(
+            out.tokens,
+            ids(&generation["generated_ids"]),
+            "{name}: greedy ids"
+        );
+        // As `smolvlm convert` reads an answer: the stop token apart, special tokens kept.
+        let answer: Vec<u32> = out
+            .tokens
+            .iter()
+            .copied()
+            .filter(|t| !loaded.stop_ids().contains(t))
+            .collect();
+        let doctags = loaded.tokenizer.decode(&answer, false).unwrap();
+        assert_eq!(
+            doctags.trim_start(),
+            case["doctags"]["text"].as_str().unwrap(),
+            "{name}: DocTags"
+        );
+        assert!(doctags.starts_with("<doctag>") && doctags.ends_with("</doctag>"));
+    }
+}
