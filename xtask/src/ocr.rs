@@ -115,6 +115,7 @@ pub fn test_mounts(root: &Path) -> Result<serve::Extra> {
         .mount("/models/hostile", hostile)
         .mount("/models/huge", huge)
         .mount("/models/tiny-split", fixtures.join("tiny-split"))
+        .mount("/models/tiny-docling", fixtures.join("tiny-docling"))
         .mount("/models/gguf", fixtures.join("gguf"))
         .mount("/models/broken", broken))
 }
@@ -262,7 +263,84 @@ pub fn reference_cases(root: &Path) -> Result<PathBuf> {
     std::fs::create_dir_all(&dir)?;
     let path = dir.join("cases.json");
     std::fs::write(&path, serde_json::to_string_pretty(&out)?)?;
+    // Beside it (the document spec reads it from there): `smolvlm convert` on PDFs.
+    std::fs::write(
+        dir.join("documents.json"),
+        serde_json::to_string_pretty(&document_cases(root)?)?,
+    )?;
     Ok(path)
+}
+
+/// One PDF the browser must read as `smolvlm convert --json` reads it: per page, the same
+/// ids, and the same document.
+struct DocumentCase {
+    name: &'static str,
+    /// A Hub-layout folder of the fixtures.
+    model: &'static str,
+    pdf: &'static str,
+    pages: &'static str,
+    tokens: u32,
+}
+
+const DOCUMENT_CASES: &[DocumentCase] = &[
+    // The random-weight model: its answers are noise, but depend on each page's pixels.
+    DocumentCase {
+        name: "three-pages-random",
+        model: "tiny-split",
+        pdf: "three_pages.pdf",
+        pages: "3,1-2",
+        tokens: 8,
+    },
+    // The DocTags fixture: a real DocTags page (the same for every page).
+    DocumentCase {
+        name: "docling",
+        model: "tiny-docling",
+        pdf: "text_table.pdf",
+        pages: "all",
+        tokens: 200,
+    },
+];
+
+fn document_cases(root: &Path) -> Result<Vec<Value>> {
+    let fixtures = root.join("crates/smolvlm/tests/fixtures");
+    let pdfs = root.join("crates/pdf/tests/fixtures");
+    let mut out = Vec::new();
+    for c in DOCUMENT_CASES {
+        let mut cmd = smolvlm(root, "convert");
+        cmd.arg("--model")
+            .arg(fixtures.join(c.model))
+            .arg(pdfs.join(c.pdf))
+            .args(["--pages", c.pages, "--tiles", "0", "--to", "md", "--json"])
+            .args(["--max-new-tokens", &c.tokens.to_string()]);
+        eprintln!("xtask: $ {}", show(&cmd));
+        let output = cmd
+            .output()
+            .with_context(|| format!("running {}", show(&cmd)))?;
+        if !output.status.success() {
+            bail!(
+                "`{}` failed: {}",
+                show(&cmd),
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let last = stdout.lines().last().unwrap_or_default();
+        let reference: Value = serde_json::from_str(last)
+            .with_context(|| format!("the last line of `{}` is not JSON: {last}", show(&cmd)))?;
+        out.push(json!({
+            "name": c.name,
+            "query": format!(
+                "model=/models/{}/&pages={}&tiles=0&max_new_tokens={}&backend=wasm&prompt={}",
+                c.model,
+                c.pages,
+                c.tokens,
+                "Convert%20this%20page%20to%20docling."
+            ),
+            "pdf": pdfs.join(c.pdf),
+            "cli": reference,
+        }));
+    }
+    Ok(out)
 }
 
 /// What `bench` measures; the defaults are the contract's benchmark.

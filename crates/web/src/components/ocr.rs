@@ -180,7 +180,10 @@ fn AskPanel(ocr: Ocr) -> impl IntoView {
                     class="chip"
                     title=*prompt
                     aria-pressed=move || if ocr.doc_task.get() == i { "true" } else { "false" }
-                    on:click=move |_| ocr.doc_task.set(i)
+                    on:click=move |_| {
+                        ocr.doc_task.set(i);
+                        ocr.task.set(Task::Extract);
+                    }
                 >
                     {*label}
                 </button>

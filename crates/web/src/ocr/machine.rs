@@ -149,6 +149,8 @@ struct DocRun {
     at: usize,
     /// The pages are a PDF's (else the one page is the picture itself).
     pdf: bool,
+    /// The prompt every page is asked, as it was at Run.
+    prompt: String,
 }
 
 impl DocRun {
@@ -410,6 +412,7 @@ impl Machine {
                         pages: pages.iter().map(|&p| p as u32).collect(),
                         at: 0,
                         pdf: true,
+                        prompt: page.prompt.clone(),
                     })
                 }
                 Err(e) => {
@@ -422,6 +425,7 @@ impl Machine {
                 pages: vec![0],
                 at: 0,
                 pdf: false,
+                prompt: page.prompt.clone(),
             });
         }
         fx.push(Effect::Output(String::new()));
@@ -534,7 +538,10 @@ impl Machine {
         fx.push(Effect::Post {
             request: Request::Run(RunRequest {
                 run: id,
-                prompt: page.prompt.clone(),
+                prompt: self
+                    .doc
+                    .as_ref()
+                    .map_or_else(|| page.prompt.clone(), |d| d.prompt.clone()),
                 tiles: page.tiles,
                 max_new_tokens: page.max_new_tokens,
                 min_new_tokens: page.min_new_tokens,

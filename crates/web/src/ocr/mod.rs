@@ -321,7 +321,8 @@ impl Ocr {
 
     /// The prompt a run sends.
     pub fn prompt(&self) -> String {
-        if self.doctags() {
+        // A question of the visitor's (or the link's `prompt=`) is asked as it is.
+        if self.doctags() && self.task.get() != Task::Ask {
             let i = self.doc_task.get().min(models::DOCTAGS_PROMPTS.len() - 1);
             return models::DOCTAGS_PROMPTS[i].1.to_string();
         }

@@ -1,0 +1,183 @@
+// PDFs on the OCR page: the worker renders the chosen pages one at a time and the page reads
+// them one run each. `cargo xtask test` runs `smolvlm convert --json` on the same PDFs first
+// (documents.json, beside OCR_CASES): every page must give the CLI's ids, and the DocTags
+// fixture's answer must become the CLI's Markdown, with its blocks' boxes over the page.
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { expect, test, type Page, type Request } from '@playwright/test';
+import { collectErrors } from './site';
+import { openOcr, tokenIds } from './ocr-cases';
+
+const RUN_TIMEOUT = 180_000;
+test.describe.configure({ timeout: 300_000 });
+
+interface DocumentCase {
+  name: string;
+  query: string;
+  pdf: string;
+  cli: {
+    pages: { page: number; prompt_ids: number[]; generated_ids: number[]; doctags: string }[];
+    document: string;
+  };
+}
+
+const documents: DocumentCase[] = JSON.parse(
+  readFileSync(join(dirname(process.env.OCR_CASES!), 'documents.json'), 'utf8'),
+);
+const byName = (name: string) => documents.find((d) => d.name === name)!;
+
+async function readPdf(page: Page, pdf: string): Promise<void> {
+  await page.getByTestId('image-input').setInputFiles(pdf);
+  await expect(page.getByTestId('status')).toContainText('PDF ready', { timeout: RUN_TIMEOUT });
+  await page.getByTestId('run').click();
+}
+
+async function waitDone(page: Page): Promise<void> {
+  try {
+    await expect(page.getByTestId('status')).toHaveAttribute('data-state', 'done', { timeout: RUN_TIMEOUT });
+  } catch (e) {
+    const shown = await page.getByTestId('error').textContent().catch(() => null);
+    throw new Error(`${(e as Error).message}\nthe page's error: ${shown ?? '(none)'}`);
+  }
+}
+
+test('a 3-page PDF gives the CLI ids page by page, says which page it reads, and sends none of it', async ({
+  page,
+  context,
+}) => {
+  const c = byName('three-pages-random');
+  const errors = collectErrors(page);
+  const requests: Request[] = [];
+  context.on('request', (r) => requests.push(r));
+  const statuses: string[] = [];
+  await page.exposeFunction('noteStatus', (s: string) => statuses.push(s));
+  await openOcr(page, c.query);
+  await expect(page.getByTestId('pages')).toHaveValue('3,1-2');
+  await page.evaluate(() => {
+    const status = document.querySelector('[data-testid="status"]')!;
+    new MutationObserver(() => (window as any).noteStatus(status.textContent)).observe(status, {
+      childList: true,
+      subtree: true,
+      characterData: true,
+    });
+  });
+  await readPdf(page, c.pdf);
+  await waitDone(page);
+
+  const pages = page.getByTestId('doc-page');
+  await expect(pages).toHaveCount(3);
+  for (const [i, expected] of c.cli.pages.entries()) {
+    const section = pages.nth(i);
+    await expect(section).toHaveAttribute('data-page', String(expected.page));
+    expect(tokenIds(await section.getAttribute('data-token-ids')), `page ${expected.page}`).toEqual(
+      expected.generated_ids,
+    );
+    // Each page is shown as the model saw it.
+    await expect(section.locator('img')).toHaveAttribute('src', /^blob:/);
+  }
+  // Progress named each page in turn.
+  for (const where of ['Page 3 (1 of 3)', 'Page 1 (2 of 3)', 'Page 2 (3 of 3)']) {
+    expect(statuses.some((s) => s.startsWith(where)), `${where} in ${JSON.stringify(statuses)}`).toBe(true);
+  }
+  await expect(page.getByTestId('status')).toHaveText('Done: 3 pages.');
+
+  // Privacy: no request carries any of the document's bytes.
+  const pdf = readFileSync(c.pdf);
+  const probes = [0.25, 0.5, 0.75].map((f) => pdf.subarray(Math.floor(pdf.length * f), Math.floor(pdf.length * f) + 48));
+  for (const r of requests) {
+    const url = new URL(r.url());
+    if (url.protocol === 'blob:' || url.protocol === 'data:') continue;
+    expect(['GET', 'HEAD'], r.url()).toContain(r.method());
+    expect(r.postDataBuffer(), r.url()).toBeNull();
+    for (const p of probes) expect(Buffer.from(r.url()).includes(p), r.url()).toBe(false);
+  }
+  expect(errors).toEqual([]);
+});
+
+test('Stop between pages reads no further page, and Run reads them again', async ({ page }) => {
+  const c = byName('three-pages-random');
+  await openOcr(page, c.query);
+  // The page clicks Stop itself as soon as the first page is done (a click from the test
+  // could come after the second page began, or ended).
+  await page.evaluate(() => {
+    const observer = new MutationObserver(() => {
+      const first = document.querySelector('[data-testid="doc-page"]');
+      if (first?.getAttribute('data-done') === 'true') {
+        observer.disconnect();
+        (document.querySelector('[data-testid="stop"]') as HTMLButtonElement).click();
+      }
+    });
+    observer.observe(document.body, { attributes: true, subtree: true, attributeFilter: ['data-done'] });
+  });
+  await readPdf(page, c.pdf);
+  const status = page.getByTestId('status');
+  await expect(status).toHaveAttribute('data-state', 'stopped', { timeout: RUN_TIMEOUT });
+  await page.waitForTimeout(1000);
+  const pages = page.getByTestId('doc-page');
+  // The first page is whole; the second was stopped before its end, the third never begun.
+  await expect(pages.nth(0)).toHaveAttribute('data-done', 'true');
+  await expect(pages.nth(2)).toHaveAttribute('data-done', 'false');
+  await expect(pages.nth(2)).toHaveAttribute('data-doctags', '');
+  await expect(status).toHaveAttribute('data-state', 'stopped');
+  await page.getByTestId('run').click();
+  await waitDone(page);
+  for (const [i, expected] of c.cli.pages.entries()) {
+    expect(tokenIds(await pages.nth(i).getAttribute('data-token-ids'))).toEqual(expected.generated_ids);
+  }
+});
+
+test('a DocTags model answers with boxes over the page and the CLI Markdown, to copy and download', async ({
+  page,
+  context,
+}) => {
+  const c = byName('docling');
+  const errors = collectErrors(page);
+  await context.grantPermissions(['clipboard-read', 'clipboard-write']);
+  await openOcr(page, c.query);
+  await readPdf(page, c.pdf);
+  await waitDone(page);
+  const section = page.getByTestId('doc-page').first();
+  const expected = c.cli.pages[0];
+  expect(tokenIds(await section.getAttribute('data-token-ids'))).toEqual(expected.generated_ids);
+  await expect(section).toHaveAttribute('data-doctags', expected.doctags);
+  // Once the model is known as a DocTags model, its instructions replace the question box.
+  await expect(page.getByTestId('doc-task')).toBeVisible();
+  await expect(page.getByTestId('prompt')).toBeHidden();
+
+  // One box per located block, placed on the page; hovering a block lights its box.
+  const boxes = section.getByTestId('doc-box');
+  await expect(boxes).toHaveCount(3);
+  await expect(boxes.first()).toHaveAttribute('style', 'left:8.0%;top:6.0%;width:84.0%;height:6.0%');
+  await expect(boxes.first()).toHaveAttribute('data-kind', 'title');
+  await section.getByTestId('doc-block').nth(2).hover();
+  await expect(boxes.nth(2)).toHaveClass(/lit/);
+  await expect(boxes.first()).not.toHaveClass(/lit/);
+  await expect(section.getByTestId('doc-block').nth(2).locator('table')).toBeVisible();
+
+  // Copy gives the CLI's Markdown; the downloads are the same document.
+  await page.getByTestId('doc-copy').click();
+  await expect.poll(() => page.evaluate(() => navigator.clipboard.readText())).toBe(c.cli.document);
+  const [md] = await Promise.all([page.waitForEvent('download'), page.getByTestId('doc-download-md').click()]);
+  expect(md.suggestedFilename()).toBe('text_table.md');
+  expect(readFileSync((await md.path())!, 'utf8')).toBe(c.cli.document);
+  const [json] = await Promise.all([page.waitForEvent('download'), page.getByTestId('doc-download-json').click()]);
+  const blocks = JSON.parse(readFileSync((await json.path())!, 'utf8')).blocks;
+  expect(blocks.map((b: { kind: string }) => b.kind)).toEqual(['title', 'text', 'table']);
+  expect(blocks.every((b: { page: number }) => b.page === 1)).toBe(true);
+  const [html] = await Promise.all([page.waitForEvent('download'), page.getByTestId('doc-download-html').click()]);
+  expect(readFileSync((await html.path())!, 'utf8')).toContain('<table');
+  expect(errors).toEqual([]);
+});
+
+test('a PDF that is cut short or password-protected is a clear error', async ({ page }) => {
+  const c = byName('three-pages-random');
+  await openOcr(page, c.query);
+  for (const [file, words] of [
+    ['truncated.pdf', 'cut short'],
+    ['encrypted.pdf', 'password-protected'],
+  ]) {
+    await page.getByTestId('image-input').setInputFiles(join(dirname(c.pdf), file));
+    await expect(page.getByTestId('error')).toContainText(words, { timeout: RUN_TIMEOUT });
+    await expect(page.getByTestId('status')).toHaveAttribute('data-state', 'error');
+  }
+});
