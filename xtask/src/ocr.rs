@@ -206,6 +206,25 @@ fn smolvlm(root: &Path, subcommand: &str) -> Command {
     cmd
 }
 
+/// Runs `cmd` (the CLI with `--json`) and reads the JSON object its last line is.
+fn last_json_line(cmd: &mut Command) -> Result<Value> {
+    eprintln!("xtask: $ {}", show(cmd));
+    let output = cmd
+        .output()
+        .with_context(|| format!("running {}", show(cmd)))?;
+    if !output.status.success() {
+        bail!(
+            "`{}` failed: {}",
+            show(cmd),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let last = stdout.lines().last().unwrap_or_default();
+    serde_json::from_str(last)
+        .with_context(|| format!("the last line of `{}` is not JSON: {last}", show(cmd)))
+}
+
 /// Runs the CLI for every case and writes what the browser tests compare with
 /// (`target/ocr-e2e/cases.json`); returns its path.
 pub fn reference_cases(root: &Path) -> Result<PathBuf> {
@@ -223,21 +242,7 @@ pub fn reference_cases(root: &Path) -> Result<PathBuf> {
             .args(["--max-new-tokens", &c.tokens.to_string()])
             .args(["--min-new-tokens", &c.tokens.to_string()])
             .arg("--json");
-        eprintln!("xtask: $ {}", show(&cmd));
-        let output = cmd
-            .output()
-            .with_context(|| format!("running {}", show(&cmd)))?;
-        if !output.status.success() {
-            bail!(
-                "`{}` failed: {}",
-                show(&cmd),
-                String::from_utf8_lossy(&output.stderr)
-            );
-        }
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        let last = stdout.lines().last().unwrap_or_default();
-        let reference: Value = serde_json::from_str(last)
-            .with_context(|| format!("the last line of `{}` is not JSON: {last}", show(&cmd)))?;
+        let reference = last_json_line(&mut cmd)?;
         let model_query = match c.mmproj {
             Some(m) => format!("model=/models/{}&mmproj=/models/{m}", c.model),
             None => format!("model=/models/{}/", c.model),
@@ -312,21 +317,7 @@ fn document_cases(root: &Path) -> Result<Vec<Value>> {
             .arg(pdfs.join(c.pdf))
             .args(["--pages", c.pages, "--tiles", "0", "--to", "md", "--json"])
             .args(["--max-new-tokens", &c.tokens.to_string()]);
-        eprintln!("xtask: $ {}", show(&cmd));
-        let output = cmd
-            .output()
-            .with_context(|| format!("running {}", show(&cmd)))?;
-        if !output.status.success() {
-            bail!(
-                "`{}` failed: {}",
-                show(&cmd),
-                String::from_utf8_lossy(&output.stderr)
-            );
-        }
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        let last = stdout.lines().last().unwrap_or_default();
-        let reference: Value = serde_json::from_str(last)
-            .with_context(|| format!("the last line of `{}` is not JSON: {last}", show(&cmd)))?;
+        let reference = last_json_line(&mut cmd)?;
         out.push(json!({
             "name": c.name,
             "query": format!(

@@ -53,8 +53,15 @@ fn model(dir: &str) -> Model {
         Some(&read(&format!("{dir}/tokenizer_config.json"))),
     )
     .unwrap();
-    let template =
-        ChatTemplate::from_chat_template_json(&read(&format!("{dir}/chat_template.json"))).unwrap();
+    // The Hub writes the template as chat_template.json (SmolVLM2) or, since transformers
+    // 4.50, chat_template.jinja (granite-docling).
+    let jinja = fixtures().join(format!("{dir}/chat_template.jinja"));
+    let template = if jinja.exists() {
+        ChatTemplate::new(&String::from_utf8(read(&format!("{dir}/chat_template.jinja"))).unwrap())
+            .unwrap()
+    } else {
+        ChatTemplate::from_chat_template_json(&read(&format!("{dir}/chat_template.json"))).unwrap()
+    };
     let processor =
         ProcessorConfig::from_json(&read(&format!("{dir}/processor_config.json"))).unwrap();
     Model {
