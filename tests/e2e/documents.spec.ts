@@ -107,7 +107,8 @@ test('Stop between pages reads no further page, and Run reads them again', async
         (document.querySelector('[data-testid="stop"]') as HTMLButtonElement).click();
       }
     });
-    observer.observe(document.body, { attributes: true, subtree: true, attributeFilter: ['data-done'] });
+    // A page's section is drawn anew as its answer grows: watch the tree, not one node.
+    observer.observe(document.body, { attributes: true, childList: true, subtree: true });
   });
   await readPdf(page, c.pdf);
   const status = page.getByTestId('status');
