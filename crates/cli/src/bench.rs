@@ -11,7 +11,7 @@ use smolvlm::ModelSize;
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// Model dimensions: 256m or 500m.
+    /// Model dimensions: 256m, 500m or granite-docling-258m.
     #[arg(long, default_value = "256m")]
     size: String,
     /// Weight type: f32, f16, q8_0, q4_0 or q4_k (llama.cpp's Q4_K_M mixture).
@@ -42,10 +42,12 @@ pub struct BenchArgs {
 }
 
 pub fn run(args: BenchArgs) -> Result<()> {
-    let size = match args.size.to_ascii_lowercase().as_str() {
-        "256m" => ModelSize::Smolvlm2_256m,
-        "500m" => ModelSize::Smolvlm2_500m,
-        other => bail!("--size must be 256m or 500m, got `{other}`"),
+    let Some(size) = ModelSize::parse(&args.size) else {
+        bail!(
+            "--size must be {}, got `{}`",
+            ModelSize::choices(),
+            args.size
+        );
     };
     let Some(dtype) = BenchDtype::parse(&args.dtype) else {
         bail!(

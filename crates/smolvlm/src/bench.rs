@@ -95,6 +95,8 @@ pub struct RandomSource {
     dtype: BenchDtype,
     n_layers: usize,
     n_vision_layers: usize,
+    /// The output head is the embedding matrix (no `lm_head.weight`).
+    tied: bool,
     text_bytes_per_token: AtomicUsize,
     weight_bytes: AtomicUsize,
 }
@@ -106,6 +108,7 @@ impl RandomSource {
             dtype,
             n_layers: config.text.num_hidden_layers,
             n_vision_layers: config.vision.num_hidden_layers,
+            tied: config.tie_word_embeddings,
             text_bytes_per_token: AtomicUsize::new(0),
             weight_bytes: AtomicUsize::new(0),
         }
@@ -212,7 +215,11 @@ impl WeightSource for RandomSource {
         };
         let bytes = w.size_in_bytes();
         self.weight_bytes.fetch_add(bytes, Ordering::Relaxed);
-        if name.starts_with("model.text_model.layers.") || name == "lm_head.weight" {
+        // The weights each token reads: the layers and the head (the embedding matrix,
+        // when it is the head).
+        let head = name == "lm_head.weight"
+            || (self.tied && name == "model.text_model.embed_tokens.weight");
+        if name.starts_with("model.text_model.layers.") || head {
             self.text_bytes_per_token
                 .fetch_add(bytes, Ordering::Relaxed);
         }
@@ -248,7 +255,9 @@ pub fn tensor_shapes(c: &Config) -> Vec<(String, Vec<usize>)> {
         );
     }
     add(format!("{tm}.norm.weight"), &[d]);
-    add("lm_head.weight".into(), &[t.vocab_size, d]);
+    if !c.tie_word_embeddings {
+        add("lm_head.weight".into(), &[t.vocab_size, d]);
+    }
     let vm = "model.vision_model";
     let (dv, p) = (v.hidden_size, v.patch_size);
     add(

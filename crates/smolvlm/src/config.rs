@@ -503,6 +503,7 @@ impl Config {
         let json = match size {
             ModelSize::Smolvlm2_256m => PRESET_256M,
             ModelSize::Smolvlm2_500m => PRESET_500M,
+            ModelSize::GraniteDocling258m => PRESET_GRANITE_DOCLING_258M,
         };
         match Self::from_json(json.as_bytes()) {
             Ok(cfg) => cfg,
@@ -527,6 +528,32 @@ pub enum ModelSize {
     Smolvlm2_256m,
     /// HuggingFaceTB/SmolVLM2-500M-Video-Instruct.
     Smolvlm2_500m,
+    /// ibm-granite/granite-docling-258M (the document-conversion model).
+    GraniteDocling258m,
+}
+
+impl ModelSize {
+    /// The sizes by the names the CLI's `--size` and `/bench`'s `size=` take.
+    pub const NAMES: &[(&str, ModelSize)] = &[
+        ("256m", ModelSize::Smolvlm2_256m),
+        ("500m", ModelSize::Smolvlm2_500m),
+        ("granite-docling-258m", ModelSize::GraniteDocling258m),
+    ];
+
+    /// The size named `name` (case-insensitive), one of [`Self::NAMES`].
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::NAMES
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name.trim()))
+            .map(|(_, s)| *s)
+    }
+
+    /// `256m, 500m or granite-docling-258m`, for error messages.
+    pub fn choices() -> String {
+        let names: Vec<&str> = Self::NAMES.iter().map(|(n, _)| *n).collect();
+        let (last, rest) = names.split_last().expect("sizes exist");
+        format!("{} or {last}", rest.join(", "))
+    }
 }
 
 /// SmolVLM2-256M: SigLIP-B/16 at 512 px (hidden 768, 12 heads; depth and MLP width left
@@ -557,6 +584,22 @@ const PRESET_500M: &str = r#"{
     "max_position_embeddings": 8192, "rms_norm_eps": 1e-05, "rope_theta": 100000
   },
   "vision_config": {"hidden_size": 768, "image_size": 512, "num_attention_heads": 12, "patch_size": 16}
+}"#;
+
+/// granite-docling-258M: the 256M's shapes (SigLIP2-B/16 at 512 px, a 576-wide 30-layer
+/// Llama decoder) with Granite's vocabulary of 100,352 tied to the embeddings. Source: the
+/// model's config.json (a public copy of ibm-granite/granite-docling-258M, and the
+/// `real-configs/granite-docling-258M` test fixture).
+const PRESET_GRANITE_DOCLING_258M: &str = r#"{
+  "model_type": "idefics3", "image_token_id": 100270, "scale_factor": 4, "tie_word_embeddings": true,
+  "text_config": {
+    "model_type": "llama", "vocab_size": 100352, "hidden_size": 576, "intermediate_size": 1536,
+    "num_hidden_layers": 30, "num_attention_heads": 9, "num_key_value_heads": 3, "head_dim": 64,
+    "max_position_embeddings": 8192, "rms_norm_eps": 1e-05, "rope_theta": 100000,
+    "tie_word_embeddings": true
+  },
+  "vision_config": {"hidden_size": 768, "image_size": 512, "num_attention_heads": 12, "patch_size": 16,
+    "intermediate_size": 3072, "num_hidden_layers": 12}
 }"#;
 
 /// The parts of `generation_config.json` that decoding uses.
@@ -673,6 +716,14 @@ mod tests {
         assert_eq!(c.text.hidden_act, Activation::Silu);
         assert_eq!(c.image_seq_len(), 64);
         assert_eq!(c.text.rope_theta(), 100000.0);
+        let d = Config::preset(ModelSize::GraniteDocling258m);
+        assert_eq!((d.text.vocab_size, d.tie_word_embeddings), (100352, true));
+        assert_eq!(d.image_seq_len(), c.image_seq_len());
+        assert_eq!(
+            ModelSize::parse("Granite-Docling-258M"),
+            Some(ModelSize::GraniteDocling258m)
+        );
+        assert_eq!(ModelSize::choices(), "256m, 500m or granite-docling-258m");
         let c = Config::preset(ModelSize::Smolvlm2_500m);
         assert_eq!(c.text.num_key_value_heads(), 5);
         assert_eq!(c.text.head_dim(), 64);

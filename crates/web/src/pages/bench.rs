@@ -120,6 +120,7 @@ pub fn BenchPage() -> impl IntoView {
                     <select on:change=move |ev| { let v = event_target_value(&ev); b.request.update(|r| r.size = v); }>
                         <option value="256m" selected=true>"SmolVLM2-256M"</option>
                         <option value="500m">"SmolVLM2-500M"</option>
+                        <option value="granite-docling-258m">"granite-docling-258M"</option>
                     </select>
                 </label>
                 <label>

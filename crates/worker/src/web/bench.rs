@@ -72,11 +72,8 @@ fn bench_config(req: &BenchRequest) -> Result<smolvlm::bench::BenchConfig, Failu
     use smolvlm::bench::{BenchConfig, BenchDtype};
     use smolvlm::ModelSize;
     let bad = |m: String| Failure::new(FailureKind::BadRequest, m);
-    let size = match req.size.as_str() {
-        "256m" => ModelSize::Smolvlm2_256m,
-        "500m" => ModelSize::Smolvlm2_500m,
-        s => return Err(bad(format!("size {s:?}: use 256m or 500m"))),
-    };
+    let size = ModelSize::parse(&req.size)
+        .ok_or_else(|| bad(format!("size {:?}: use {}", req.size, ModelSize::choices())))?;
     let dtype = BenchDtype::parse(&req.dtype).ok_or_else(|| {
         bad(format!(
             "dtype {:?}: use f32, f16, q8_0, q4_0 or q4_k",
