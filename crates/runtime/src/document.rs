@@ -6,9 +6,10 @@
 
 use ocr_protocol::{Failure, FailureKind, TilePlan};
 use pdf_pages::{Pdf, PdfError};
-use smolvlm::processor::{ImageProcessorConfig, Plan, RgbImage};
+use smolvlm::processor::{ImageProcessorConfig, RgbImage};
 
 use crate::failure::internal;
+use crate::picture::tile_plan;
 
 /// Whether a file's bytes are a PDF (they start as every PDF starts).
 pub fn is_pdf(bytes: &[u8]) -> bool {
@@ -52,14 +53,7 @@ pub fn inspect(
     let (w, h) = pdf
         .pixel_size(0, longest_edge)
         .map_err(|e| pdf_failure(&e))?;
-    let plan = cfg.map(|cfg| {
-        let p = Plan::new(w, h, cfg);
-        TilePlan {
-            rows: p.rows,
-            cols: p.cols,
-            frames_full: p.frames(),
-        }
-    });
+    let plan = cfg.map(|cfg| tile_plan(w, h, cfg));
     let pages = u32::try_from(pdf.page_count()).unwrap_or(u32::MAX);
     Ok((pages, w, h, plan))
 }

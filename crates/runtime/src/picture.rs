@@ -68,15 +68,17 @@ pub fn inspect(
 ) -> Result<(u32, u32, Option<TilePlan>), Failure> {
     let image = decode_image(bytes, &Default::default()).map_err(|e| image_failure(&e))?;
     let (w, h) = (image.width(), image.height());
-    let plan = cfg.map(|cfg| {
-        let p = Plan::new(w, h, cfg);
-        TilePlan {
-            rows: p.rows,
-            cols: p.cols,
-            frames_full: p.frames(),
-        }
-    });
-    Ok((w, h, plan))
+    Ok((w, h, cfg.map(|cfg| tile_plan(w, h, cfg))))
+}
+
+/// How a `w`×`h` picture is tiled with `cfg`, as the page shows it.
+pub fn tile_plan(w: u32, h: u32, cfg: &ImageProcessorConfig) -> TilePlan {
+    let p = Plan::new(w, h, cfg);
+    TilePlan {
+        rows: p.rows,
+        cols: p.cols,
+        frames_full: p.frames(),
+    }
 }
 
 /// A prompt's ids and its picture's frames, ready to encode.
