@@ -481,8 +481,8 @@ fn AnswerPanel(ocr: Ocr) -> impl IntoView {
         <section class="card ocr-answer" aria-labelledby="ocr-answer-h">
             <div class="ocr-answer-head">
                 <h2 id="ocr-answer-h">"3. Answer"</h2>
-                <div class="ocr-row">
-                    <span class="snippet-status" role="status">{move || ocr.copied.get()}</span>
+                <span class="snippet-status" role="status">{move || ocr.copied.get()}</span>
+                <div class="ocr-row" hidden=move || !ocr.doc.with(Vec::is_empty)>
                     <button type="button" class="chip" disabled=empty on:click=move |_| ocr.copy()>"Copy"</button>
                     <button type="button" class="chip" disabled=empty on:click=move |_| ocr.download(false)>".txt"</button>
                     <button type="button" class="chip" disabled=empty on:click=move |_| ocr.download(true)>".md"</button>
