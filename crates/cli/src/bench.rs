@@ -109,8 +109,11 @@ pub fn run(args: BenchArgs) -> Result<()> {
         println!("{json}");
     } else {
         println!(
-            "SmolVLM2-{} {} on {} thread(s), {} kernels",
-            args.size,
+            "{} {} on {} thread(s), {} kernels",
+            match size {
+                ModelSize::GraniteDocling258m => "granite-docling-258M".to_string(),
+                _ => format!("SmolVLM2-{}", args.size.to_ascii_uppercase()),
+            },
             dtype.name(),
             threads,
             smolvlm::kernels::isa().name()
