@@ -265,6 +265,22 @@ mod tests {
     }
 
     #[test]
+    fn pages_are_read_as_the_cli_reads_them_and_a_bad_range_is_reported() {
+        let p = OcrParams::from_query("pages=3%2C1-2");
+        assert_eq!(
+            p.pages.as_ref().map(|r| r.to_string()).as_deref(),
+            Some("3,1-2")
+        );
+        assert_eq!(p.pages.unwrap().pages(3).unwrap(), [2, 0, 1]);
+        let p = OcrParams::from_query("pages=2-1");
+        assert_eq!(p.pages, None);
+        assert_eq!(
+            p.problems,
+            ["page range \"2-1\": \"2-1\" runs backwards: write 1-2: using every page"]
+        );
+    }
+
+    #[test]
     fn a_folder_url_is_a_hub_folder() {
         let p = OcrParams::from_query("model=https://x.org/m/");
         assert_eq!(
