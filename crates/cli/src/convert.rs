@@ -14,21 +14,17 @@ use std::time::Instant;
 use anyhow::{anyhow, bail, Context, Result};
 use candle_core::Device;
 use clap::{Args, ValueEnum};
-use ocr_protocol::pages::PageRange;
-use pdf_pages::Pdf;
 use smolvlm::processor::{decode_image, RgbImage, Tiles};
 use smolvlm::{Decoding, GenerationParams};
 use smolvlm_runtime::{Engine, Picture, RunSpec, Step};
 
+use crate::document::Document;
 use crate::generate::{tokens, Backend};
 use crate::gpu::Stderr;
-use crate::load::{load, read_file, ModelFiles};
+use crate::load::{load, ModelFiles};
 
 /// The instruction granite-docling and SmolDocling were trained on for a whole page.
 pub const CONVERT_PROMPT: &str = "Convert this page to docling.";
-
-/// The largest document read (a PDF of a few hundred scanned pages is well under it).
-const MAX_DOCUMENT_BYTES: u64 = 1 << 30;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -76,63 +72,13 @@ pub struct ConvertArgs {
     json: bool,
 }
 
-/// The document's pages, each made into picture bytes when its turn comes.
-enum Document {
-    Pdf { pdf: Pdf, pages: Vec<usize> },
-    Picture(Vec<u8>),
-}
-
-impl Document {
-    fn open(args: &ConvertArgs) -> Result<Self> {
-        let bytes = read_file(&args.file, MAX_DOCUMENT_BYTES)
-            .with_context(|| format!("reading {}", args.file.display()))?;
-        let is_pdf = bytes.starts_with(b"%PDF-")
-            || args
-                .file
-                .extension()
-                .is_some_and(|e| e.eq_ignore_ascii_case("pdf"));
-        if !is_pdf {
-            if args.pages != "all" {
-                bail!(
-                    "--pages applies to a PDF; {} is a picture",
-                    args.file.display()
-                );
-            }
-            if bytes.len() as u64 > smolvlm_runtime::MAX_PICTURE_FILE_BYTES {
-                bail!(
-                    "{} is not a PDF, and too large for a picture (over {} bytes)",
-                    args.file.display(),
-                    smolvlm_runtime::MAX_PICTURE_FILE_BYTES
-                );
-            }
-            return Ok(Self::Picture(bytes));
+/// The `i`th chosen page's pixels (a PDF page rendered at `longest_edge`).
+fn picture(document: &Document, i: usize, longest_edge: u32) -> Result<RgbImage> {
+    match document {
+        Document::Picture(bytes) => {
+            decode_image(bytes, &Default::default()).map_err(|e| anyhow!("{e}"))
         }
-        let pdf = Pdf::open(bytes).with_context(|| args.file.display().to_string())?;
-        let pages = PageRange::parse(&args.pages)
-            .and_then(|r| r.pages(pdf.page_count()))
-            .with_context(|| format!("--pages {}", args.pages))?;
-        Ok(Self::Pdf { pdf, pages })
-    }
-
-    /// (page number counted from 1, for people; how many pages there are to do).
-    fn numbers(&self) -> Vec<usize> {
-        match self {
-            Self::Pdf { pages, .. } => pages.iter().map(|p| p + 1).collect(),
-            Self::Picture(_) => vec![1],
-        }
-    }
-
-    /// The `i`th selected page's pixels (a PDF page rendered at `longest_edge`).
-    fn picture(&self, i: usize, longest_edge: u32) -> Result<RgbImage> {
-        match self {
-            Self::Picture(bytes) => {
-                decode_image(bytes, &Default::default()).map_err(|e| anyhow!("{e}"))
-            }
-            Self::Pdf { pdf, pages } => {
-                smolvlm_runtime::document::render(pdf, pages[i], longest_edge)
-                    .map_err(|f| anyhow!(f.message))
-            }
-        }
+        Document::Pdf { .. } => document.render(i, longest_edge),
     }
 }
 
@@ -147,7 +93,7 @@ struct PageAnswer {
 pub fn run(args: ConvertArgs) -> Result<()> {
     let files = ModelFiles::from_args(&args.model, args.mmproj.as_deref())?;
     // The document before the (slower) model, so a bad file fails fast.
-    let document = Document::open(&args)?;
+    let document = Document::open(&args.file, &args.pages)?;
     let loaded = load(&files, &Device::Cpu)?;
     let engine = crate::gpu::engine(args.backend, &files, loaded)?;
     let Some(processor) = &engine.loaded().image_processor else {
@@ -163,9 +109,8 @@ pub fn run(args: ConvertArgs) -> Result<()> {
     for (i, &number) in numbers.iter().enumerate() {
         eprintln!("smolvlm: page {number} ({} of {})", i + 1, numbers.len());
         let t = Instant::now();
-        let picture = document
-            .picture(i, longest_edge)
-            .with_context(|| format!("page {number}"))?;
+        let picture =
+            picture(&document, i, longest_edge).with_context(|| format!("page {number}"))?;
         let answer = convert_page(&engine, &args, &picture, number)?;
         eprintln!(
             "smolvlm: page {number}: {} tokens in {:.1} s",

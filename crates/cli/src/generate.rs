@@ -1,6 +1,8 @@
 //! `smolvlm generate`: DESIGN.md's contract. Without `--json` the answer streams to stdout
 //! as it is decoded; with `--json` the last line of stdout is one JSON object with
-//! `prompt_ids`, `generated_ids`, `text` and `timings`.
+//! `prompt_ids`, `generated_ids`, `text` and `timings`. `--image` may be a PDF: its pages
+//! (`--pages`) are asked about one after the other, each named on stderr, and the JSON
+//! object is then `{"pages": [...]}`, each page's object as a picture's with its `page`.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -11,8 +13,9 @@ use candle_core::Device;
 use clap::{Args, ValueEnum};
 use smolvlm::processor::Tiles;
 use smolvlm::{Decoding, GenerationParams};
-use smolvlm_runtime::{FailureKind, Picture, RunSpec, Step, StopKind};
+use smolvlm_runtime::{Engine, FailureKind, Picture, RunSpec, Step, StopKind};
 
+use crate::document::Document;
 use crate::gpu::Stderr;
 use crate::load::{load, ModelFiles};
 
@@ -31,9 +34,13 @@ pub struct GenerateArgs {
     /// The vision `.gguf` that goes with a text `.gguf` model.
     #[arg(long)]
     mmproj: Option<PathBuf>,
-    /// The picture (PNG, JPEG or WebP). Without it the prompt is text only.
+    /// The picture (PNG, JPEG or WebP), or a PDF whose pages are read one after the other.
+    /// Without it the prompt is text only.
     #[arg(long)]
     image: Option<PathBuf>,
+    /// With a PDF: its pages, as people write them (`1-3,7`, `5-`, `all`).
+    #[arg(long)]
+    pages: Option<String>,
     /// What to ask.
     #[arg(long)]
     prompt: String,
@@ -109,13 +116,14 @@ pub fn run(args: GenerateArgs) -> Result<()> {
     };
 
     let files = ModelFiles::from_args(&args.model, args.mmproj.as_deref())?;
-    // Read the image before the (slower) model, so a missing file fails fast.
-    let image_bytes = match &args.image {
-        Some(path) => Some(
-            crate::load::read_file(path, smolvlm_runtime::MAX_PICTURE_FILE_BYTES)
-                .with_context(|| format!("reading --image {}", path.display()))?,
+    // Read the picture or PDF before the (slower) model, so a bad file fails fast.
+    let document = match (&args.image, &args.pages) {
+        (Some(path), pages) => Some(
+            Document::open(path, pages.as_deref().unwrap_or("all"))
+                .with_context(|| format!("--image {}", path.display()))?,
         ),
-        None => None,
+        (None, Some(_)) => bail!("--pages goes with --image FILE.pdf"),
+        (None, None) => None,
     };
 
     // The CPU model is loaded whatever the backend: it is the GPU's fallback.
@@ -124,17 +132,62 @@ pub fn run(args: GenerateArgs) -> Result<()> {
     let engine = crate::gpu::engine(args.backend, &files, loaded)?;
     let load_ms = ms(t.elapsed());
 
+    let json = match &document {
+        None => answer(&engine, &args, &decoding, None, load_ms)?,
+        Some(Document::Picture(bytes)) => answer(
+            &engine,
+            &args,
+            &decoding,
+            Some(Picture::File(bytes)),
+            load_ms,
+        )?,
+        Some(pdf @ Document::Pdf { .. }) => {
+            let Some(processor) = &engine.loaded().image_processor else {
+                bail!("{} reads no pictures", args.model.display());
+            };
+            let longest_edge = processor.config.longest_edge;
+            let numbers = pdf.numbers();
+            let mut pages = Vec::with_capacity(numbers.len());
+            for (i, &number) in numbers.iter().enumerate() {
+                eprintln!("smolvlm: page {number} ({} of {})", i + 1, numbers.len());
+                let pixels = pdf
+                    .render(i, longest_edge)
+                    .with_context(|| format!("page {number}"))?;
+                let picture = Some(Picture::Pixels(&pixels));
+                let mut page = answer(&engine, &args, &decoding, picture, load_ms)
+                    .with_context(|| format!("page {number}"))?;
+                page["page"] = number.into();
+                pages.push(page);
+            }
+            serde_json::json!({ "pages": pages })
+        }
+    };
+    if args.json {
+        println!("{json}");
+    }
+    Ok(())
+}
+
+/// Runs the prompt about one picture (or none), streaming the answer to stdout unless
+/// `--json`; returns the run's JSON object.
+fn answer(
+    engine: &Engine,
+    args: &GenerateArgs,
+    decoding: &Decoding,
+    picture: Option<Picture>,
+    load_ms: f64,
+) -> Result<serde_json::Value> {
     // Stop at the generation config's eos ids and at <end_of_utterance>.
     let params = GenerationParams {
         max_new_tokens: args.max_new_tokens,
         min_new_tokens: args.min_new_tokens,
         repetition_penalty: args.repetition_penalty,
-        decoding,
+        decoding: decoding.clone(),
         stop_ids: engine.loaded().stop_ids(),
     };
     let spec = RunSpec {
         prompt: &args.prompt,
-        image: image_bytes.as_deref().map(Picture::File),
+        image: picture,
         tiles: args.tiles,
         params,
     };
@@ -178,37 +231,35 @@ pub fn run(args: GenerateArgs) -> Result<()> {
             _ => {}
         }
     };
-    if args.json {
-        let t = &outcome.timings;
-        let out = serde_json::json!({
-            "prompt_ids": outcome.prompt_ids,
-            "generated_ids": outcome.generated_ids,
-            "text": outcome.text,
-            "backend": match outcome.backend {
-                smolvlm_runtime::Backend::Gpu => "wgpu",
-                smolvlm_runtime::Backend::Cpu => "cpu",
-            },
-            "stop_reason": match outcome.stop {
-                StopKind::StopToken => "stop_token",
-                StopKind::Stopped => "cancelled",
-                StopKind::MaxNewTokens => "max_new_tokens",
-            },
-            "timings": {
-                "load_ms": load_ms,
-                "preprocess_ms": t.preprocess_ms,
-                "vision_ms": t.vision_ms,
-                "prefill_ms": t.prefill_ms,
-                "decode_tokens_per_s": t.decode_tokens_per_s,
-            },
-        });
-        println!("{out}");
-    } else {
+    let t = &outcome.timings;
+    let json = serde_json::json!({
+        "prompt_ids": outcome.prompt_ids,
+        "generated_ids": outcome.generated_ids,
+        "text": outcome.text,
+        "backend": match outcome.backend {
+            smolvlm_runtime::Backend::Gpu => "wgpu",
+            smolvlm_runtime::Backend::Cpu => "cpu",
+        },
+        "stop_reason": match outcome.stop {
+            StopKind::StopToken => "stop_token",
+            StopKind::Stopped => "cancelled",
+            StopKind::MaxNewTokens => "max_new_tokens",
+        },
+        "timings": {
+            "load_ms": load_ms,
+            "preprocess_ms": t.preprocess_ms,
+            "vision_ms": t.vision_ms,
+            "prefill_ms": t.prefill_ms,
+            "decode_tokens_per_s": t.decode_tokens_per_s,
+        },
+    });
+    if !args.json {
         if let Some(rest) = stream.finish(&outcome.text) {
             print!("{rest}");
         }
         println!();
     }
-    Ok(())
+    Ok(json)
 }
 
 /// Prints decoded text as it grows. Byte-level BPE can split a character across tokens

@@ -2,6 +2,7 @@
 
 mod bench;
 mod convert;
+mod document;
 mod generate;
 mod gpu;
 mod load;

@@ -28,6 +28,7 @@ fn pdf(name: &str) -> PathBuf {
 }
 
 const TOKENS: &str = "6";
+const CONVERT: &str = "Convert this page to docling.";
 
 #[test]
 fn each_selected_page_is_answered_as_generate_answers_its_picture() {
@@ -94,7 +95,7 @@ fn each_selected_page_is_answered_as_generate_answers_its_picture() {
             "--image",
             path.to_str().unwrap(),
             "--prompt",
-            "Convert this page to docling.",
+            CONVERT,
             "--max-new-tokens",
             TOKENS,
             "--json",
@@ -193,4 +194,71 @@ fn a_docling_model_converts_a_pdf_page_to_docling_cores_markdown() {
         convert("doctags"),
         format!("{}\n", case["doctags"]["text"].as_str().unwrap())
     );
+}
+
+/// `generate --image FILE.pdf` reads the chosen pages as `convert` does: the same page
+/// order, progress, prompt ids and answers, one JSON object per page under `pages`.
+#[test]
+fn generate_reads_a_pdf_page_by_page_as_convert_does() {
+    let (m, doc) = (model(), pdf("three_pages.pdf"));
+    let doc = doc.to_str().unwrap();
+    let run = |args: &[&str]| {
+        let out = smolvlm(args);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains("page 3 (1 of 2)") && err.contains("page 1 (2 of 2)"),
+            "{args:?}: {err}"
+        );
+        last_json_line(&out)
+    };
+    let pages = ["--pages", "3,1", "--max-new-tokens", TOKENS, "--json"];
+    let generate = [
+        "generate", "--model", &m, "--image", doc, "--prompt", CONVERT,
+    ];
+    let convert = ["convert", "--model", &m, doc, "--to", "doctags"];
+    let (generated, converted) = (
+        run(&[&generate[..], &pages].concat()),
+        run(&[&convert[..], &pages].concat()),
+    );
+    let (generated, converted) = (
+        generated["pages"].as_array().unwrap(),
+        converted["pages"].as_array().unwrap(),
+    );
+    assert_eq!(generated.len(), 2);
+    for (g, c) in generated.iter().zip(converted) {
+        assert_eq!(g["page"], c["page"]);
+        assert_eq!(g["prompt_ids"], c["prompt_ids"], "page {}", g["page"]);
+        assert_eq!(g["generated_ids"], c["generated_ids"], "page {}", g["page"]);
+        assert_eq!(g["stop_reason"], "max_new_tokens");
+    }
+}
+
+#[test]
+fn generate_with_pages_needs_a_pdf_and_names_a_bad_one() {
+    let m = model();
+    let png = root().join("smolvlm/tests/fixtures/images/rgb_37x53.png");
+    let (encrypted, three) = (pdf("encrypted.pdf"), pdf("three_pages.pdf"));
+    let cases: [(Vec<&str>, &str); 4] = [
+        (
+            vec!["--image", png.to_str().unwrap(), "--pages", "2"],
+            "--pages applies to a pdf",
+        ),
+        (vec!["--pages", "2"], "--pages goes with --image"),
+        (vec!["--image", encrypted.to_str().unwrap()], "password"),
+        (
+            vec!["--image", three.to_str().unwrap(), "--pages", "4"],
+            "--pages 4",
+        ),
+    ];
+    for (extra, want) in cases {
+        let mut args = vec!["generate", "--model", m.as_str(), "--prompt", "Read."];
+        args.extend_from_slice(&extra);
+        let out = smolvlm(&args);
+        assert!(!out.status.success(), "{extra:?}");
+        let err = stderr(&out);
+        assert!(err.to_lowercase().contains(want), "{extra:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+        assert!(out.stdout.is_empty(), "{extra:?} printed {:?}", out.stdout);
+    }
 }
