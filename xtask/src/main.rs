@@ -79,7 +79,7 @@ enum Cmd {
     /// The /bench page in headless Chromium beside native `smolvlm bench`: tokens/s, ms
     /// per tile and the wasm/native ratio.
     Bench {
-        /// 256m or 500m.
+        /// 256m, 500m or granite-docling-258m (`smolvlm bench --size`).
         #[arg(long, default_value = "256m")]
         size: String,
         /// q8_0, q4_0, q4_k, f16 or f32.

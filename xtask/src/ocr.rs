@@ -507,8 +507,13 @@ fn print_bench(args: &BenchArgs, gpu: bool, runs: &[Measured]) {
         decode_tokens,
         ..
     } = args;
+    // SmolVLM2's sizes are bare (256m); another model's is its name (granite-docling-258m).
+    let model = match size.chars().next() {
+        Some(c) if c.is_ascii_digit() => format!("SmolVLM2-{size}"),
+        _ => size.clone(),
+    };
     println!(
-        "\nSmolVLM2-{size} {dtype}, random weights, {}, in one sitting",
+        "\n{model} {dtype}, random weights, {}, in one sitting",
         if gpu {
             "GPU path: native wgpu vs WebGPU in headless Chromium"
         } else {
