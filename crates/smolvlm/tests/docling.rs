@@ -14,10 +14,10 @@ mod model_support;
 
 use candle_core::Device;
 use model_support::*;
-use smolvlm::bundle::{load, Files, Layout};
+use smolvlm::bundle::{load, Files, Layout, Loaded};
 use smolvlm::config::ModelType;
 use smolvlm::processor::ImageProcessorConfig;
-use smolvlm::prompt::{build_prompt, ChatTemplate, Message};
+use smolvlm::prompt::{build_prompt, ChatTemplate, Message, Prompt};
 use smolvlm::tokenizer::TokenizerConfig;
 use smolvlm::{generate, Config, GenerationConfig, GenerationParams};
 
@@ -87,6 +87,26 @@ fn granite_docling_258m_config_files_parse_with_their_real_values() {
     );
 }
 
+/// The case's prompt built by the checkpoint's own template and tokenizer, checked to be
+/// transformers' text and ids.
+fn checked_prompt(loaded: &Loaded, name: &str, case: &serde_json::Value) -> Prompt {
+    let prompt = build_prompt(
+        &loaded.tokenizer,
+        &loaded.template,
+        case["prompt"].as_str().unwrap(),
+        &grids(case),
+        loaded.model.config().image_seq_len(),
+    )
+    .unwrap();
+    assert_eq!(
+        prompt.text,
+        case["prompt_string"].as_str().unwrap(),
+        "{name}"
+    );
+    assert_eq!(prompt.ids, ids(&case["prompt_ids"]), "{name}: prompt ids");
+    prompt
+}
+
 fn tiny_docling_files() -> Files {
     folder_files("tiny-docling")
 }
@@ -116,27 +136,7 @@ fn tiny_docling_loads_from_its_folder_and_answers_transformers_doctags() {
     assert_eq!(processor.config.longest_edge, 128);
 
     for (name, case) in model_cases("tiny-docling") {
-        let grids: Vec<(u32, u32)> = match case.get("preprocess").filter(|p| !p.is_null()) {
-            Some(p) => vec![(
-                p["rows"].as_u64().unwrap() as u32,
-                p["cols"].as_u64().unwrap() as u32,
-            )],
-            None => Vec::new(),
-        };
-        let prompt = build_prompt(
-            &loaded.tokenizer,
-            &loaded.template,
-            case["prompt"].as_str().unwrap(),
-            &grids,
-            config.image_seq_len(),
-        )
-        .unwrap();
-        assert_eq!(
-            prompt.text,
-            case["prompt_string"].as_str().unwrap(),
-            "{name}"
-        );
-        assert_eq!(prompt.ids, ids(&case["prompt_ids"]), "{name}: prompt ids");
+        let prompt = checked_prompt(&loaded, &name, &case);
 
         let features = pixel_values(&case).map(|px| loaded.model.encode_images(&px, None).unwrap());
         let generation = &case["generation"];
@@ -246,27 +246,7 @@ fn tiny_smoldocling_loads_from_its_folder_and_matches_transformers() {
     assert!(cases.iter().any(|(_, c)| c["image"].is_null()));
     let mut report = Vec::new();
     for (name, case) in cases {
-        let grids: Vec<(u32, u32)> = match case.get("preprocess").filter(|p| !p.is_null()) {
-            Some(p) => vec![(
-                p["rows"].as_u64().unwrap() as u32,
-                p["cols"].as_u64().unwrap() as u32,
-            )],
-            None => Vec::new(),
-        };
-        let prompt = build_prompt(
-            &loaded.tokenizer,
-            &loaded.template,
-            case["prompt"].as_str().unwrap(),
-            &grids,
-            config.image_seq_len(),
-        )
-        .unwrap();
-        assert_eq!(
-            prompt.text,
-            case["prompt_string"].as_str().unwrap(),
-            "{name}"
-        );
-        assert_eq!(prompt.ids, ids(&case["prompt_ids"]), "{name}: prompt ids");
+        let prompt = checked_prompt(&loaded, &name, &case);
 
         let features = pixel_values(&case).map(|px| loaded.model.encode_images(&px, None).unwrap());
         let embeds = loaded.model.embed(&prompt.ids, features.as_ref()).unwrap();

@@ -78,20 +78,13 @@ pub struct Outcome {
 }
 
 pub fn run_case(m: &GgufModel, case: &Json) -> Outcome {
-    use super::model_support::{ids, pixel_values};
+    use super::model_support::{grids, ids, pixel_values};
     let template = ChatTemplate::new(&m.chat_template).unwrap();
-    let grids: Vec<(u32, u32)> = match case.get("preprocess").filter(|p| !p.is_null()) {
-        Some(p) => vec![(
-            p["rows"].as_u64().unwrap() as u32,
-            p["cols"].as_u64().unwrap() as u32,
-        )],
-        None => Vec::new(),
-    };
     let prompt = build_prompt(
         &m.tokenizer,
         &template,
         case["prompt"].as_str().unwrap(),
-        &grids,
+        &grids(case),
         m.config.image_seq_len(),
     )
     .unwrap();

@@ -94,6 +94,17 @@ pub fn model_for(case: &Value) -> SmolVlm {
     .unwrap_or_else(|e| panic!("loading {weights}: {e}"))
 }
 
+/// The case's image grid (rows, cols) as the prompt builder takes it: none for text only.
+pub fn grids(case: &Value) -> Vec<(u32, u32)> {
+    match case.get("preprocess").filter(|p| !p.is_null()) {
+        Some(p) => vec![(
+            p["rows"].as_u64().unwrap() as u32,
+            p["cols"].as_u64().unwrap() as u32,
+        )],
+        None => Vec::new(),
+    }
+}
+
 /// The case's encoder frames as pixel values (n, 3, H, W): `(frame / 255 - 0.5) / 0.5`,
 /// which the fixture script checks equals transformers' pixel_values exactly.
 pub fn pixel_values(case: &Value) -> Option<Tensor> {
