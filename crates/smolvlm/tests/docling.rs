@@ -128,7 +128,6 @@ fn folder_files(model: &str) -> Files {
 #[test]
 fn tiny_docling_loads_from_its_folder_and_answers_transformers_doctags() {
     let loaded = load(&Layout::HubFolder, tiny_docling_files(), &Device::Cpu).unwrap();
-    let config = loaded.model.config().clone();
     let eos = loaded.tokenizer.special().eos.clone().unwrap();
     assert_eq!(eos.content, "<|end_of_text|>");
     assert!(loaded.stop_ids().contains(&eos.id));
