@@ -604,26 +604,30 @@ fn llama_cpp_granite_pair_matches_transformers_and_our_writer() {
     }
 }
 
-/// llama.cpp's converter writes tiny-docling (Idefics3 with a Llama decoder, bf16 weights, in
-/// granite-docling-258M's layout) as a `llama` BF16 pair: read back, it gives transformers'
-/// prompt ids (from the GGUF's own tokenizer and chat template), logits and greedy DocTags ids.
+/// llama.cpp's converter writes the DocTags checkpoints (Idefics3, bf16 weights) as `llama`
+/// BF16 pairs: tiny-docling (Llama decoder, granite-docling-258M's layout) and
+/// tiny-smoldocling (SmolVLM's text config, SmolDocling-256M-preview's layout, 1085 tokens
+/// with `<loc_N>`). Read back, each gives transformers' prompt ids (from the GGUF's own
+/// tokenizer and chat template), logits and greedy ids.
 #[test]
-fn llama_cpp_docling_pair_gives_transformers_doctags_ids() {
-    let m = load(
-        read("gguf/tiny-docling-BF16.gguf"),
-        read("gguf/mmproj-tiny-docling-BF16.gguf"),
-    );
-    assert!(!m.config.text.is_granite());
-    let mut report = Vec::new();
-    for (name, case) in model_cases("tiny-docling") {
-        // bf16 weights held exactly, computed in f32: the f32 tolerance applies.
-        let (greedy, diff) = matches_f32_reference(&m, &name, &case);
-        assert!(greedy.is_some(), "{name}: greedy ids recorded");
-        report.push(format!("{name}: {diff:.1e}"));
+fn llama_cpp_doctags_pairs_give_transformers_ids() {
+    for model in ["tiny-docling", "tiny-smoldocling"] {
+        let m = load(
+            read(&format!("gguf/{model}-BF16.gguf")),
+            read(&format!("gguf/mmproj-{model}-BF16.gguf")),
+        );
+        assert!(!m.config.text.is_granite(), "{model}");
+        let mut report = Vec::new();
+        for (name, case) in model_cases(model) {
+            // bf16 weights held exactly, computed in f32: the f32 tolerance applies.
+            let (greedy, diff) = matches_f32_reference(&m, &name, &case);
+            assert!(greedy.is_some(), "{name}: greedy ids recorded");
+            report.push(format!("{name}: {diff:.1e}"));
+        }
+        assert_eq!(report.len(), 2, "{model}");
+        println!(
+            "llama.cpp {model} BF16 pair, max |logits - transformers|: {}",
+            report.join(", ")
+        );
     }
-    assert_eq!(report.len(), 2);
-    println!(
-        "llama.cpp docling BF16 pair, max |logits - transformers|: {}",
-        report.join(", ")
-    );
 }
