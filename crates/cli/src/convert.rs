@@ -11,10 +11,10 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, Result};
 use candle_core::Device;
 use clap::{Args, ValueEnum};
-use smolvlm::processor::{decode_image, RgbImage, Tiles};
+use smolvlm::processor::{RgbImage, Tiles};
 use smolvlm::{Decoding, GenerationParams};
 use smolvlm_runtime::{Engine, Picture, RunSpec, Step};
 
@@ -72,16 +72,6 @@ pub struct ConvertArgs {
     json: bool,
 }
 
-/// The `i`th chosen page's pixels (a PDF page rendered at `longest_edge`).
-fn picture(document: &Document, i: usize, longest_edge: u32) -> Result<RgbImage> {
-    match document {
-        Document::Picture(bytes) => {
-            decode_image(bytes, &Default::default()).map_err(|e| anyhow!("{e}"))
-        }
-        Document::Pdf { .. } => document.render(i, longest_edge),
-    }
-}
-
 /// One page's answer.
 struct PageAnswer {
     number: usize,
@@ -104,21 +94,16 @@ pub fn run(args: ConvertArgs) -> Result<()> {
     };
     let longest_edge = processor.config.longest_edge;
 
-    let numbers = document.numbers();
-    let mut answers = Vec::with_capacity(numbers.len());
-    for (i, &number) in numbers.iter().enumerate() {
-        eprintln!("smolvlm: page {number} ({} of {})", i + 1, numbers.len());
+    let answers = document.each_page(longest_edge, |number, picture| {
         let t = Instant::now();
-        let picture =
-            picture(&document, i, longest_edge).with_context(|| format!("page {number}"))?;
-        let answer = convert_page(&engine, &args, &picture, number)?;
+        let answer = convert_page(&engine, &args, picture, number)?;
         eprintln!(
             "smolvlm: page {number}: {} tokens in {:.1} s",
             answer.generated_ids.len(),
             t.elapsed().as_secs_f64()
         );
-        answers.push(answer);
-    }
+        Ok(answer)
+    })?;
 
     let doc = doctags::Document {
         pages: answers
@@ -192,11 +177,11 @@ fn convert_page(
     let mut events = Stderr;
     let mut run = engine
         .start(spec, &clock, &mut events)
-        .map_err(|f| anyhow!(f.message).context(format!("page {number}")))?;
+        .map_err(|f| anyhow!(f.message))?;
     let outcome = loop {
         if let Step::Done(outcome) = run
             .step_blocking(&mut events)
-            .map_err(|f| anyhow!(f.message).context(format!("page {number}")))?
+            .map_err(|f| anyhow!(f.message))?
         {
             break outcome;
         }
@@ -205,7 +190,7 @@ fn convert_page(
     let doctags = engine
         .loaded()
         .tagged_text(&outcome.generated_ids)
-        .map_err(|e| anyhow!("page {number}: decoding the answer: {e}"))?;
+        .map_err(|e| anyhow!("decoding the answer: {e}"))?;
     Ok(PageAnswer {
         number,
         prompt_ids: outcome.prompt_ids,

@@ -8,7 +8,7 @@ use std::path::Path;
 use anyhow::{anyhow, bail, Context, Result};
 use ocr_protocol::pages::PageRange;
 use pdf_pages::Pdf;
-use smolvlm::processor::RgbImage;
+use smolvlm::processor::{decode_image, RgbImage};
 
 /// The largest document read (a PDF of a few hundred scanned pages is well under it).
 const MAX_DOCUMENT_BYTES: u64 = 1 << 30;
@@ -49,22 +49,33 @@ impl Document {
         Ok(Self::Pdf { pdf, pages })
     }
 
-    /// The chosen pages' numbers, counted from 1 as people count them (a picture is page 1).
-    pub fn numbers(&self) -> Vec<usize> {
-        match self {
+    /// Runs `f` on each chosen page in turn, with its number counted from 1 as people count
+    /// them (a picture is page 1) and its pixels (a PDF page rendered at `longest_edge`),
+    /// naming the page on stderr first ("page 3 (1 of 2)").
+    pub fn each_page<T>(
+        &self,
+        longest_edge: u32,
+        mut f: impl FnMut(usize, &RgbImage) -> Result<T>,
+    ) -> Result<Vec<T>> {
+        let numbers: Vec<usize> = match self {
             Self::Pdf { pages, .. } => pages.iter().map(|p| p + 1).collect(),
             Self::Picture(_) => vec![1],
+        };
+        let mut out = Vec::with_capacity(numbers.len());
+        for (i, &number) in numbers.iter().enumerate() {
+            eprintln!("smolvlm: page {number} ({} of {})", i + 1, numbers.len());
+            let pixels = match self {
+                Self::Pdf { pdf, pages } => {
+                    smolvlm_runtime::document::render(pdf, pages[i], longest_edge)
+                        .map_err(|f| anyhow!(f.message))
+                }
+                Self::Picture(bytes) => {
+                    decode_image(bytes, &Default::default()).map_err(|e| anyhow!("{e}"))
+                }
+            };
+            let pixels = pixels.with_context(|| format!("page {number}"))?;
+            out.push(f(number, &pixels).with_context(|| format!("page {number}"))?);
         }
-    }
-
-    /// The `i`th chosen page of a PDF, rendered at `longest_edge`.
-    pub fn render(&self, i: usize, longest_edge: u32) -> Result<RgbImage> {
-        match self {
-            Self::Pdf { pdf, pages } => {
-                smolvlm_runtime::document::render(pdf, pages[i], longest_edge)
-                    .map_err(|f| anyhow!(f.message))
-            }
-            Self::Picture(_) => bail!("a picture has no pages to render"),
-        }
+        Ok(out)
     }
 }

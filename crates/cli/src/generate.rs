@@ -145,20 +145,12 @@ pub fn run(args: GenerateArgs) -> Result<()> {
             let Some(processor) = &engine.loaded().image_processor else {
                 bail!("{} reads no pictures", args.model.display());
             };
-            let longest_edge = processor.config.longest_edge;
-            let numbers = pdf.numbers();
-            let mut pages = Vec::with_capacity(numbers.len());
-            for (i, &number) in numbers.iter().enumerate() {
-                eprintln!("smolvlm: page {number} ({} of {})", i + 1, numbers.len());
-                let pixels = pdf
-                    .render(i, longest_edge)
-                    .with_context(|| format!("page {number}"))?;
-                let picture = Some(Picture::Pixels(&pixels));
-                let mut page = answer(&engine, &args, &decoding, picture, load_ms)
-                    .with_context(|| format!("page {number}"))?;
+            let pages = pdf.each_page(processor.config.longest_edge, |number, pixels| {
+                let picture = Some(Picture::Pixels(pixels));
+                let mut page = answer(&engine, &args, &decoding, picture, load_ms)?;
                 page["page"] = number.into();
-                pages.push(page);
-            }
+                Ok(page)
+            })?;
             serde_json::json!({ "pages": pages })
         }
     };
