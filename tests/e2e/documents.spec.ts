@@ -14,6 +14,8 @@ test.describe.configure({ timeout: 300_000 });
 interface DocumentCase {
   name: string;
   query: string;
+  /** Where xtask serves the case's model folder, e.g. `/models/tiny-smoldocling/`. */
+  model_dir: string;
   pdf: string;
   cli: {
     pages: { page: number; prompt_ids: number[]; generated_ids: number[]; doctags: string }[];
@@ -167,6 +169,61 @@ test('a DocTags model answers with boxes over the page and the CLI Markdown, to 
   expect(blocks.every((b: { page: number }) => b.page === 1)).toBe(true);
   const [html] = await Promise.all([page.waitForEvent('download'), page.getByTestId('doc-download-html').click()]);
   expect(readFileSync((await html.path())!, 'utf8')).toContain('<table');
+  expect(errors).toEqual([]);
+});
+
+// The menu's SmolDocling entry is its Hub folder. The Hub cannot be reached from the tests:
+// its URL is answered from the tiny-smoldocling fixture (SmolDocling's layout), so this
+// proves the entry's address and that the worker loads a Hub folder from the Hub's origin.
+const SMOLDOCLING_HUB = 'https://huggingface.co/docling-project/SmolDocling-256M-preview/resolve/main/';
+
+test('SmolDocling from the menu loads its Hub folder and reads a page as the CLI does', async ({
+  page,
+  context,
+}) => {
+  const c = byName('smoldocling-menu');
+  const errors = collectErrors(page);
+  const requests: Request[] = [];
+  context.on('request', (r) => requests.push(r));
+  const asked: string[] = [];
+  await context.route(`${SMOLDOCLING_HUB}**`, async (route) => {
+    const r = route.request();
+    const name = r.url().slice(SMOLDOCLING_HUB.length);
+    asked.push(`${r.method()} ${name}`);
+    // The same request (method, Range) to the fixture's folder on this site, answered as
+    // the Hub answers: with the CORS header a cross-origin download needs.
+    const local = await route.fetch({ url: new URL(`${c.model_dir}${name}`, page.url()).href });
+    await route.fulfill({ response: local, headers: { ...local.headers(), 'access-control-allow-origin': '*' } });
+  });
+  await openOcr(page, c.query);
+  await page.getByTestId('model-menu').selectOption('smoldocling-256m-bf16');
+  await expect(page.getByTestId('model-need')).toContainText('Downloads about 513 MB once');
+  // A DocTags model from the menu: its instructions replace the question box before any run.
+  await expect(page.getByTestId('doc-task')).toBeVisible();
+  await expect(page.getByTestId('prompt')).toBeHidden();
+  expect(asked).toEqual([]);
+
+  await readPdf(page, c.pdf);
+  await waitDone(page);
+  const section = page.getByTestId('doc-page').first();
+  const expected = c.cli.pages[0];
+  expect(tokenIds(await section.getAttribute('data-token-ids'))).toEqual(expected.generated_ids);
+  await expect(section).toHaveAttribute('data-doctags', expected.doctags);
+  // The folder came from the Hub's address: its config, tokenizer and weights.
+  for (const file of ['config.json', 'tokenizer.json', 'model.safetensors']) {
+    expect(asked.some((a) => a.endsWith(` ${file}`)), `${file} in ${JSON.stringify(asked)}`).toBe(true);
+  }
+  // Nothing else left this site, and nothing carried the document.
+  const site = new URL(page.url()).origin;
+  const pdf = readFileSync(c.pdf);
+  const probe = pdf.subarray(Math.floor(pdf.length / 2), Math.floor(pdf.length / 2) + 48);
+  for (const r of requests) {
+    const url = new URL(r.url());
+    if (url.protocol === 'blob:' || url.protocol === 'data:') continue;
+    expect(url.origin === site || r.url().startsWith(SMOLDOCLING_HUB), r.url()).toBe(true);
+    expect(r.postDataBuffer(), r.url()).toBeNull();
+    expect(Buffer.from(r.url()).includes(probe), r.url()).toBe(false);
+  }
   expect(errors).toEqual([]);
 });
 

@@ -116,6 +116,10 @@ pub fn test_mounts(root: &Path) -> Result<serve::Extra> {
         .mount("/models/huge", huge)
         .mount("/models/tiny-split", fixtures.join("tiny-split"))
         .mount("/models/tiny-docling", fixtures.join("tiny-docling"))
+        .mount(
+            "/models/tiny-smoldocling",
+            fixtures.join("tiny-smoldocling"),
+        )
         .mount("/models/gguf", fixtures.join("gguf"))
         .mount("/models/broken", broken))
 }
@@ -285,6 +289,9 @@ struct DocumentCase {
     pdf: &'static str,
     pages: &'static str,
     tokens: u32,
+    /// Whether the page's link names the model (`model=/models/<model>/`); without it the
+    /// test picks the menu entry whose Hub files it serves from the fixture.
+    link: bool,
 }
 
 const DOCUMENT_CASES: &[DocumentCase] = &[
@@ -295,6 +302,7 @@ const DOCUMENT_CASES: &[DocumentCase] = &[
         pdf: "three_pages.pdf",
         pages: "3,1-2",
         tokens: 8,
+        link: true,
     },
     // The DocTags fixture: a real DocTags page (the same for every page).
     DocumentCase {
@@ -303,6 +311,17 @@ const DOCUMENT_CASES: &[DocumentCase] = &[
         pdf: "text_table.pdf",
         pages: "all",
         tokens: 200,
+        link: true,
+    },
+    // SmolDocling's layout, random weights: the menu's SmolDocling entry, its Hub folder
+    // served from this fixture, must read a page as `convert` does from the folder.
+    DocumentCase {
+        name: "smoldocling-menu",
+        model: "tiny-smoldocling",
+        pdf: "text_table.pdf",
+        pages: "1",
+        tokens: 12,
+        link: false,
     },
 ];
 
@@ -318,15 +337,23 @@ fn document_cases(root: &Path) -> Result<Vec<Value>> {
             .args(["--pages", c.pages, "--tiles", "0", "--to", "md", "--json"])
             .args(["--max-new-tokens", &c.tokens.to_string()]);
         let reference = last_json_line(&mut cmd)?;
+        let options = format!(
+            "pages={}&tiles=0&max_new_tokens={}&backend=wasm",
+            c.pages, c.tokens
+        );
+        let query = if c.link {
+            format!(
+                "model=/models/{}/&{options}&prompt=Convert%20this%20page%20to%20docling.",
+                c.model
+            )
+        } else {
+            // The menu's DocTags model asks its whole-page instruction (the same words).
+            options
+        };
         out.push(json!({
             "name": c.name,
-            "query": format!(
-                "model=/models/{}/&pages={}&tiles=0&max_new_tokens={}&backend=wasm&prompt={}",
-                c.model,
-                c.pages,
-                c.tokens,
-                "Convert%20this%20page%20to%20docling."
-            ),
+            "query": query,
+            "model_dir": format!("/models/{}/", c.model),
             "pdf": pdfs.join(c.pdf),
             "cli": reference,
         }));

@@ -12,10 +12,11 @@
 //! an estimate, shown with "about" and corrected by the download's `Content-Length`: no
 //! public source gives the size or hash of `SmolVLM2-2.2B-Instruct-f16.gguf`.
 //!
-//! The last entry is a document-conversion model ([`ModelChoice::doctags`]): the GGUF pair
-//! ggml-org converted from ibm-granite/granite-docling-258M (Apache-2.0), with the sizes
-//! and hashes of its LFS pointers as public projects pin them. SmolDocling-256M-preview
-//! has no published GGUF pair; it loads from its Hub folder through a `model=` link.
+//! The last two entries are document-conversion models ([`ModelChoice::doctags`]): the GGUF
+//! pair ggml-org converted from ibm-granite/granite-docling-258M (Apache-2.0), with the
+//! sizes and hashes of its LFS pointers as public projects pin them, and
+//! SmolDocling-256M-preview (its predecessor, Apache-2.0), which has no published GGUF pair
+//! and comes as its Hub folder ([`Packaging::HubFolder`]), its size an estimate.
 
 use serde::{Deserialize, Serialize};
 
@@ -122,6 +123,32 @@ const fn about(name: &'static str, bytes: u64) -> KnownFile {
     }
 }
 
+/// How a menu entry's files are published.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Packaging {
+    /// llama.cpp's pair: the text model and its `mmproj`, both `.gguf`.
+    GgufPair { text: KnownFile, mmproj: KnownFile },
+    /// A Hub-layout folder: `weights` (`model.safetensors`) beside the small JSON files
+    /// (config, tokenizer, templates) the worker fetches by name (`bundle::BESIDE`). The
+    /// worker checks a folder's files by their `Content-Length` alone: a folder has no
+    /// pinned hash to check them against.
+    HubFolder {
+        weights: KnownFile,
+        /// Whether the weights are bfloat16, widened to f32 on load.
+        bf16: bool,
+    },
+}
+
+impl Packaging {
+    /// The files whose sizes the menu knows.
+    pub fn files(&self) -> Vec<&KnownFile> {
+        match self {
+            Self::GgufPair { text, mmproj } => vec![text, mmproj],
+            Self::HubFolder { weights, .. } => vec![weights],
+        }
+    }
+}
+
 /// One entry of the model menu.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ModelChoice {
@@ -135,8 +162,7 @@ pub struct ModelChoice {
     pub repo: &'static str,
     /// The repository's revision the files are fetched at (a commit, or `main`).
     pub revision: &'static str,
-    pub text: KnownFile,
-    pub mmproj: KnownFile,
+    pub files: Packaging,
     pub image: ImageSettings,
     /// A rough time to encode one frame on the CPU in this browser (wasm32 SIMD128, one
     /// thread), for "expected time" before the first run measures the real one.
@@ -179,16 +205,18 @@ pub const MODELS: &[ModelChoice] = &[
         quant: "Q8_0",
         repo: "ggml-org/SmolVLM2-256M-Video-Instruct-GGUF",
         revision: "main",
-        text: pinned(
-            "SmolVLM2-256M-Video-Instruct-Q8_0.gguf",
-            175_056_352,
-            "af7ce9951a2f46c4f6e5def253e5b896ca5e417010e7a9949fdc9e5175c27767",
-        ),
-        mmproj: pinned(
-            "mmproj-SmolVLM2-256M-Video-Instruct-Q8_0.gguf",
-            103_771_680,
-            "d34913a588464ff7215f086193e0426a4f045eaba74456ee5e2667d8ed6798b1",
-        ),
+        files: Packaging::GgufPair {
+            text: pinned(
+                "SmolVLM2-256M-Video-Instruct-Q8_0.gguf",
+                175_056_352,
+                "af7ce9951a2f46c4f6e5def253e5b896ca5e417010e7a9949fdc9e5175c27767",
+            ),
+            mmproj: pinned(
+                "mmproj-SmolVLM2-256M-Video-Instruct-Q8_0.gguf",
+                103_771_680,
+                "d34913a588464ff7215f086193e0426a4f045eaba74456ee5e2667d8ed6798b1",
+            ),
+        },
         image: SIGLIP_512,
         est_ms_per_frame: 9_000,
         doctags: false,
@@ -200,8 +228,10 @@ pub const MODELS: &[ModelChoice] = &[
         repo: "ggml-org/SmolVLM2-256M-Video-Instruct-GGUF",
         revision: "main",
         // Sizes only: no public source gives these two files' SHA-256.
-        text: exact("SmolVLM2-256M-Video-Instruct-f16.gguf", 327_811_552),
-        mmproj: exact("mmproj-SmolVLM2-256M-Video-Instruct-f16.gguf", 190_033_440),
+        files: Packaging::GgufPair {
+            text: exact("SmolVLM2-256M-Video-Instruct-f16.gguf", 327_811_552),
+            mmproj: exact("mmproj-SmolVLM2-256M-Video-Instruct-f16.gguf", 190_033_440),
+        },
         image: SIGLIP_512,
         est_ms_per_frame: 12_000,
         doctags: false,
@@ -212,16 +242,18 @@ pub const MODELS: &[ModelChoice] = &[
         quant: "Q8_0",
         repo: "ggml-org/SmolVLM2-500M-Video-Instruct-GGUF",
         revision: REV_500M,
-        text: pinned(
-            "SmolVLM2-500M-Video-Instruct-Q8_0.gguf",
-            436_808_704,
-            "6f67b8036b2469fcd71728702720c6b51aebd759b78137a8120733b4d66438bc",
-        ),
-        mmproj: pinned(
-            "mmproj-SmolVLM2-500M-Video-Instruct-Q8_0.gguf",
-            108_785_184,
-            "921dc7e259f308e5b027111fa185efcbf33db13f6e35749ddf7f5cdb60ef520b",
-        ),
+        files: Packaging::GgufPair {
+            text: pinned(
+                "SmolVLM2-500M-Video-Instruct-Q8_0.gguf",
+                436_808_704,
+                "6f67b8036b2469fcd71728702720c6b51aebd759b78137a8120733b4d66438bc",
+            ),
+            mmproj: pinned(
+                "mmproj-SmolVLM2-500M-Video-Instruct-Q8_0.gguf",
+                108_785_184,
+                "921dc7e259f308e5b027111fa185efcbf33db13f6e35749ddf7f5cdb60ef520b",
+            ),
+        },
         image: SIGLIP_512,
         est_ms_per_frame: 9_000,
         doctags: false,
@@ -232,16 +264,18 @@ pub const MODELS: &[ModelChoice] = &[
         quant: "F16",
         repo: "ggml-org/SmolVLM2-500M-Video-Instruct-GGUF",
         revision: REV_500M,
-        text: pinned(
-            "SmolVLM2-500M-Video-Instruct-f16.gguf",
-            820_424_704,
-            "80f7e3f04bc2d3324ac1a9f52f5776fe13a69912adf74f8e7edacf773d140d77",
-        ),
-        mmproj: pinned(
-            "mmproj-SmolVLM2-500M-Video-Instruct-f16.gguf",
-            199_470_624,
-            "b5dc8ebe7cbeab66a5369693960a52515d7824f13d4063ceca78431f2a6b59b0",
-        ),
+        files: Packaging::GgufPair {
+            text: pinned(
+                "SmolVLM2-500M-Video-Instruct-f16.gguf",
+                820_424_704,
+                "80f7e3f04bc2d3324ac1a9f52f5776fe13a69912adf74f8e7edacf773d140d77",
+            ),
+            mmproj: pinned(
+                "mmproj-SmolVLM2-500M-Video-Instruct-f16.gguf",
+                199_470_624,
+                "b5dc8ebe7cbeab66a5369693960a52515d7824f13d4063ceca78431f2a6b59b0",
+            ),
+        },
         image: SIGLIP_512,
         est_ms_per_frame: 12_000,
         doctags: false,
@@ -252,12 +286,14 @@ pub const MODELS: &[ModelChoice] = &[
         quant: "Q4_K_M",
         repo: "ggml-org/SmolVLM2-2.2B-Instruct-GGUF",
         revision: REV_2_2B,
-        text: pinned(
-            "SmolVLM2-2.2B-Instruct-Q4_K_M.gguf",
-            1_112_602_656,
-            "0cf76814555b8665149075b74ab6b5c1d428ea1d3d01c1918c12012e8d7c9f58",
-        ),
-        mmproj: MMPROJ_2_2B_Q8_0,
+        files: Packaging::GgufPair {
+            text: pinned(
+                "SmolVLM2-2.2B-Instruct-Q4_K_M.gguf",
+                1_112_602_656,
+                "0cf76814555b8665149075b74ab6b5c1d428ea1d3d01c1918c12012e8d7c9f58",
+            ),
+            mmproj: MMPROJ_2_2B_Q8_0,
+        },
         image: SIGLIP_384,
         est_ms_per_frame: 40_000,
         doctags: false,
@@ -268,12 +304,14 @@ pub const MODELS: &[ModelChoice] = &[
         quant: "Q8_0",
         repo: "ggml-org/SmolVLM2-2.2B-Instruct-GGUF",
         revision: REV_2_2B,
-        text: pinned(
-            "SmolVLM2-2.2B-Instruct-Q8_0.gguf",
-            1_927_933_984,
-            "c850ffa51b0708be8911766e1d35e8e71365e987c8efb2513a7f237baade074f",
-        ),
-        mmproj: MMPROJ_2_2B_Q8_0,
+        files: Packaging::GgufPair {
+            text: pinned(
+                "SmolVLM2-2.2B-Instruct-Q8_0.gguf",
+                1_927_933_984,
+                "c850ffa51b0708be8911766e1d35e8e71365e987c8efb2513a7f237baade074f",
+            ),
+            mmproj: MMPROJ_2_2B_Q8_0,
+        },
         image: SIGLIP_384,
         est_ms_per_frame: 40_000,
         doctags: false,
@@ -285,12 +323,14 @@ pub const MODELS: &[ModelChoice] = &[
         repo: "ggml-org/SmolVLM2-2.2B-Instruct-GGUF",
         revision: REV_2_2B,
         // No public source gives this file's size or hash: an estimate, not enforced.
-        text: about("SmolVLM2-2.2B-Instruct-f16.gguf", 3_630_000_000),
-        mmproj: pinned(
-            "mmproj-SmolVLM2-2.2B-Instruct-f16.gguf",
-            872_303_680,
-            "db9a3a1648cab1ebc3af4a2b0c8145dd8faebf6f7dd7b16e7dc1842229f14ac4",
-        ),
+        files: Packaging::GgufPair {
+            text: about("SmolVLM2-2.2B-Instruct-f16.gguf", 3_630_000_000),
+            mmproj: pinned(
+                "mmproj-SmolVLM2-2.2B-Instruct-f16.gguf",
+                872_303_680,
+                "db9a3a1648cab1ebc3af4a2b0c8145dd8faebf6f7dd7b16e7dc1842229f14ac4",
+            ),
+        },
         image: SIGLIP_384,
         est_ms_per_frame: 50_000,
         doctags: false,
@@ -301,20 +341,45 @@ pub const MODELS: &[ModelChoice] = &[
         quant: "Q8_0",
         repo: "ggml-org/granite-docling-258M-GGUF",
         revision: "main",
-        text: pinned(
-            "granite-docling-258M-Q8_0.gguf",
-            177_918_144,
-            "b687245c212b59da938e411e2d4485596cbaeed1ae52706582ac38ed6a970f76",
-        ),
-        mmproj: pinned(
-            "mmproj-granite-docling-258M-f16.gguf",
-            190_031_552,
-            "3b284a5869bf904427c3dc18d7af91fd4c9778fcddddb8c2256f02142c1fb58d",
-        ),
+        files: Packaging::GgufPair {
+            text: pinned(
+                "granite-docling-258M-Q8_0.gguf",
+                177_918_144,
+                "b687245c212b59da938e411e2d4485596cbaeed1ae52706582ac38ed6a970f76",
+            ),
+            mmproj: pinned(
+                "mmproj-granite-docling-258M-f16.gguf",
+                190_031_552,
+                "3b284a5869bf904427c3dc18d7af91fd4c9778fcddddb8c2256f02142c1fb58d",
+            ),
+        },
         // ibm-granite/granite-docling-258M's preprocessor_config.json: 2048, then 512-px
         // tiles of a SigLIP2 base tower (the 256M's size).
         image: SIGLIP_512,
         est_ms_per_frame: 9_000,
+        doctags: true,
+    },
+    ModelChoice {
+        id: "smoldocling-256m-bf16",
+        name: "SmolDocling-256M-preview",
+        quant: "BF16",
+        // The repository's current name (it moved from ds4sd/, which the Hub redirects).
+        repo: "docling-project/SmolDocling-256M-preview",
+        revision: "main",
+        // No GGUF pair is published (llama.cpp converts it, nobody uploaded one): the Hub
+        // folder, as transformers loads it. No public source gives the weights' exact size
+        // or hash; a public inventory of a downloaded copy lists `model.safetensors` at
+        // 490 MiB (`du -h`, so 489-490 MiB): about 256M bfloat16 parameters, SmolVLM-256M's,
+        // which it fine-tunes. The tokenizer and JSON files beside it add about 4 MB. The
+        // download's `Content-Length` gives the real size.
+        files: Packaging::HubFolder {
+            weights: about("model.safetensors", 513_000_000),
+            bf16: true,
+        },
+        // SmolVLM-256M's processor, which SmolDocling keeps: 2048, then 512-px tiles.
+        image: SIGLIP_512,
+        // bf16 weights are widened to f32 on load (there is no bf16 kernel): slower than F16.
+        est_ms_per_frame: 14_000,
         doctags: true,
     },
 ];
@@ -345,19 +410,32 @@ impl ModelChoice {
         format!("{} · {}", self.name, self.quant)
     }
 
-    /// Both files' bytes (exact or estimated).
+    /// The files' bytes (exact or estimated).
     pub fn files_bytes(&self) -> u64 {
-        self.text.bytes + self.mmproj.bytes
+        self.files.files().iter().map(|f| f.bytes).sum()
     }
 
-    /// Whether both sizes are the published ones.
+    /// Whether every size is the published one.
     pub fn sizes_exact(&self) -> bool {
-        self.text.exact && self.mmproj.exact
+        self.files.files().iter().all(|f| f.exact)
+    }
+
+    /// How large the loaded weights are next to the files.
+    pub fn loaded(&self) -> crate::memory::Loaded {
+        match self.files {
+            Packaging::HubFolder { bf16: true, .. } => crate::memory::Loaded::Widened,
+            _ => crate::memory::Loaded::AsStored,
+        }
     }
 
     /// The download URL of a file of this repository.
     pub fn url(&self, file: &KnownFile) -> String {
-        format!("{HUB}{}/resolve/{}/{}", self.repo, self.revision, file.name)
+        format!("{}{}", self.base_url(), file.name)
+    }
+
+    /// The repository's folder at the pinned revision (ends in `/`).
+    pub fn base_url(&self) -> String {
+        format!("{HUB}{}/resolve/{}/", self.repo, self.revision)
     }
 
     fn model_file(&self, file: &KnownFile) -> ModelFile {
@@ -370,9 +448,14 @@ impl ModelChoice {
 
     /// The source the worker downloads.
     pub fn source(&self) -> ModelSource {
-        ModelSource::Gguf {
-            model: self.model_file(&self.text),
-            mmproj: self.model_file(&self.mmproj),
+        match &self.files {
+            Packaging::GgufPair { text, mmproj } => ModelSource::Gguf {
+                model: self.model_file(text),
+                mmproj: self.model_file(mmproj),
+            },
+            Packaging::HubFolder { .. } => ModelSource::HubFolder {
+                url: self.base_url(),
+            },
         }
     }
 }
@@ -410,8 +493,38 @@ mod tests {
     }
 
     #[test]
-    fn every_file_but_one_carries_its_published_size_and_hash() {
-        let files = MODELS.iter().flat_map(|m| [(m, &m.text), (m, &m.mmproj)]);
+    fn smoldocling_is_its_hub_folder_at_the_repositorys_current_name() {
+        let m = choice("smoldocling-256m-bf16").unwrap();
+        assert!(m.doctags);
+        assert!(!m.sizes_exact(), "no public source gives its exact size");
+        assert_eq!(
+            m.source(),
+            ModelSource::HubFolder {
+                url:
+                    "https://huggingface.co/docling-project/SmolDocling-256M-preview/resolve/main/"
+                        .into()
+            }
+        );
+        // The worker fetches the folder's files by name under that URL.
+        let Packaging::HubFolder { weights, .. } = &m.files else {
+            panic!("a Hub folder")
+        };
+        assert_eq!(
+            m.url(weights),
+            "https://huggingface.co/docling-project/SmolDocling-256M-preview/resolve/main/model.safetensors"
+        );
+        assert_eq!(m.files_bytes(), weights.bytes);
+    }
+
+    #[test]
+    fn every_gguf_file_but_one_carries_its_published_size_and_hash() {
+        let pairs: Vec<_> = MODELS
+            .iter()
+            .filter(|m| matches!(m.files, Packaging::GgufPair { .. }))
+            .collect();
+        let files = pairs
+            .iter()
+            .flat_map(|m| m.files.files().into_iter().map(move |f| (m, f)));
         let (mut exact, mut hashed) = (0, 0);
         for (m, f) in files {
             exact += usize::from(f.exact);
@@ -423,22 +536,28 @@ mod tests {
                     .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
                 hashed += 1;
             }
-            // A pinned revision is a full commit id; hashes are only trusted at one.
-            assert!(m.revision == "main" || m.revision.len() == 40, "{}", m.id);
         }
         assert_eq!(
             exact,
-            2 * MODELS.len() - 1,
+            2 * pairs.len() - 1,
             "only the 2.2B F16 text file is estimated"
         );
         assert_eq!(
             hashed,
-            2 * MODELS.len() - 3,
+            2 * pairs.len() - 3,
             "the 256M F16 pair has sizes only"
         );
+        assert_eq!(pairs.len(), MODELS.len() - 1, "one entry is a Hub folder");
+        for m in MODELS {
+            // A pinned revision is a full commit id; hashes are only trusted at one.
+            assert!(m.revision == "main" || m.revision.len() == 40, "{}", m.id);
+        }
         let m = choice("2.2b-q8_0").unwrap();
+        let Packaging::GgufPair { text, .. } = &m.files else {
+            panic!()
+        };
         assert_eq!(
-            m.url(&m.text),
+            m.url(text),
             "https://huggingface.co/ggml-org/SmolVLM2-2.2B-Instruct-GGUF/resolve/1bc3c9f74ceafd4c8d4411cc9cf188bba3798f91/SmolVLM2-2.2B-Instruct-Q8_0.gguf"
         );
     }

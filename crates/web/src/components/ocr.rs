@@ -372,12 +372,12 @@ fn ModelChoice(ocr: Ocr) -> impl IntoView {
     view! {
         <details class="ocr-model">
             <summary>"Model: " {move || ocr.model.get().label()}</summary>
-            <label for="ocr-model-select" class="ocr-label">"SmolVLM2 size and quantization"</label>
-            <select id="ocr-model-select" on:change=move |ev| ocr.select_model(event_target_value(&ev))>
+            <label for="ocr-model-select" class="ocr-label">"Model and quantization"</label>
+            <select id="ocr-model-select" data-testid="model-menu" on:change=move |ev| ocr.select_model(event_target_value(&ev))>
                 {options}
                 {extra}
             </select>
-            <p class="muted">{move || model_need_text(&ocr.model.get())}</p>
+            <p class="muted" data-testid="model-need">{move || model_need_text(&ocr.model.get())}</p>
             <p class="muted">{memory}</p>
             <p class="muted">{loaded}</p>
             <label class="chip file-chip">

@@ -1230,6 +1230,29 @@ mod tests {
     }
 
     #[test]
+    fn smoldocling_from_the_menu_loads_its_hub_folder() {
+        let pick = Page {
+            model: ModelPick::Menu("smoldocling-256m-bf16"),
+            ..page()
+        };
+        let mut m = Machine::default();
+        m.apply(&pick, Input::Picture);
+        let fx = m.apply(&pick, Input::Run);
+        let [Request::Load { source, .. }] = &posted(&fx)[..] else {
+            panic!("{fx:?}")
+        };
+        assert_eq!(
+            source,
+            &ModelSource::HubFolder {
+                url:
+                    "https://huggingface.co/docling-project/SmolDocling-256M-preview/resolve/main/"
+                        .into()
+            }
+        );
+        assert_eq!(m.phase, Phase::Loading);
+    }
+
+    #[test]
     fn a_model_from_another_site_is_downloaded_only_once_the_visitor_allows_it() {
         let link = Page {
             model: ModelPick::Link(ModelSource::HubFolder {

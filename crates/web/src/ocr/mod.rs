@@ -460,7 +460,7 @@ pub fn model_need_text(pick: &ModelPick) -> Option<String> {
     use ocr_protocol::memory::{fits_wasm32, human_bytes, need_bytes, WASM32_MAX_BYTES};
     let m = pick.choice()?;
     let files = m.files_bytes();
-    let need = need_bytes(files);
+    let need = need_bytes(files, m.loaded());
     let about = if m.sizes_exact() { "" } else { "about " };
     let mut s = format!(
         "Downloads {about}{} once (then kept in this browser) and needs about {} of memory.",
@@ -554,6 +554,10 @@ mod tests {
         assert!(s.starts_with("Downloads 279 MB once"), "{s}");
         let s = model_need_text(&ModelPick::Menu("2.2b-f16")).unwrap();
         assert!(s.contains("cannot run here"), "{s}");
+        // A folder whose size no public source gives: an estimate, said as one.
+        let s = model_need_text(&ModelPick::Menu("smoldocling-256m-bf16")).unwrap();
+        assert!(s.starts_with("Downloads about 513 MB once"), "{s}");
+        assert!(!s.contains("cannot run here"), "{s}");
     }
 
     #[test]
@@ -565,7 +569,10 @@ mod tests {
         };
         let folder = |u: &str| ModelSource::HubFolder { url: u.into() };
         assert!(foreign_hosts(&folder("http://127.0.0.1:8080/models/m/"), site).is_empty());
-        assert!(foreign_hosts(&models::default_choice().source(), site).is_empty());
+        // Every menu entry, GGUF pair or Hub folder, comes from the Hub: no question.
+        for m in MODELS {
+            assert!(foreign_hosts(&m.source(), site).is_empty(), "{}", m.id);
+        }
         assert!(foreign_hosts(
             &ModelSource::Picked {
                 names: vec!["a.gguf".into()]

@@ -6,7 +6,7 @@ use std::cell::Cell;
 use std::rc::Rc;
 
 use js_sys::{ArrayBuffer, Uint8Array};
-use ocr_protocol::memory::{self, human_bytes};
+use ocr_protocol::memory::{self, human_bytes, Loaded};
 use ocr_protocol::models::file_name;
 use ocr_protocol::{BackendChoice, Event, Failure, FailureKind, ModelFile, ModelInfo, ModelSource};
 use smolvlm_runtime::{picture, Engine};
@@ -41,9 +41,14 @@ pub(super) fn wasm_memory_bytes() -> u64 {
 /// `gpu`: the backend asked for, when a GPU device is open: the model then also goes to
 /// the GPU, and a copy of the files is held for the upload. `Ok(false)`: with `auto`, only
 /// the CPU path fits, and the load should not try the GPU.
-fn check_memory(load: u32, files_bytes: u64, gpu: Option<BackendChoice>) -> Result<bool, Failure> {
+fn check_memory(
+    load: u32,
+    files_bytes: u64,
+    loaded: Loaded,
+    gpu: Option<BackendChoice>,
+) -> Result<bool, Failure> {
     if let Some(choice) = gpu {
-        match reserve(load, files_bytes, memory::need_bytes_with_gpu(files_bytes)) {
+        match reserve(load, files_bytes, memory::need_bytes_with_gpu(files_bytes, loaded)) {
             Ok(()) => return Ok(true),
             Err(f) if choice == BackendChoice::Auto => {
                 gpu::note(&format!(
@@ -62,7 +67,7 @@ fn check_memory(load: u32, files_bytes: u64, gpu: Option<BackendChoice>) -> Resu
             }
         }
     }
-    reserve(load, files_bytes, memory::need_bytes(files_bytes)).map(|()| false)
+    reserve(load, files_bytes, memory::need_bytes(files_bytes, loaded)).map(|()| false)
 }
 
 /// Tells the page that `need` bytes are needed, and asks the browser for them.
@@ -153,7 +158,10 @@ pub(super) async fn load_model(
         ModelSource::Gguf { model, mmproj } => {
             let sizes = (ctx.size_of(model).await, ctx.size_of(mmproj).await);
             if let (Some(a), Some(b)) = sizes {
-                if !check_memory(load, a + b, gpu_asked)? {
+                // The published pairs are quantized or f16, kept as stored. (A BF16 pair is
+                // widened too, which shows only once it is read: the estimate is then low,
+                // and memory that cannot grow later is still a clear out-of-memory error.)
+                if !check_memory(load, a + b, Loaded::AsStored, gpu_asked)? {
                     // `auto` without memory for the GPU's copy of the weights: the CPU alone.
                     device = None;
                 }
@@ -228,7 +236,8 @@ pub(super) async fn load_model(
                 };
             }
             if let Some(t) = total {
-                if !check_memory(load, t, gpu_asked)? {
+                let loaded = Loaded::of_config(files.get("config.json").unwrap_or_default());
+                if !check_memory(load, t, loaded, gpu_asked)? {
                     // `auto` without memory for the GPU's copy of the weights: the CPU alone.
                     device = None;
                 }
@@ -242,7 +251,8 @@ pub(super) async fn load_model(
         }
         ModelSource::Picked { .. } => {
             let total: f64 = picked.iter().map(|f| f.size()).sum();
-            if !check_memory(load, total as u64, gpu_asked)? {
+            // Not read yet: counted as stored (low for a bf16 folder, as for a BF16 pair).
+            if !check_memory(load, total as u64, Loaded::AsStored, gpu_asked)? {
                 // `auto` without memory for the GPU's copy of the weights: the CPU alone.
                 device = None;
             }
