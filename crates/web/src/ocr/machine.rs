@@ -1525,12 +1525,9 @@ mod tests {
     #[test]
     fn each_failure_is_explained_in_the_status_and_the_error() {
         let cases = [
-            (
-                FailureKind::ImageUnsupported,
-                "This picture cannot be used.",
-            ),
-            (FailureKind::ImageCorrupt, "This picture cannot be used."),
-            (FailureKind::ImageTooLarge, "This picture cannot be used."),
+            (FailureKind::ImageUnsupported, "This file cannot be used."),
+            (FailureKind::ImageCorrupt, "This file cannot be used."),
+            (FailureKind::ImageTooLarge, "This file cannot be used."),
             (FailureKind::ModelAddress, "The model could not be used."),
             (
                 FailureKind::ModelUnreachable,
@@ -1625,7 +1622,7 @@ mod tests {
                 failure: Failure::new(FailureKind::ImageCorrupt, "corrupt PNG"),
             },
         );
-        assert_eq!(statuses(&fx), ["This picture cannot be used."]);
+        assert_eq!(statuses(&fx), ["This file cannot be used."]);
         assert_eq!(m.phase, Phase::Error);
     }
 

@@ -389,8 +389,9 @@ fn origin_of(url: &str) -> Option<&str> {
 /// The status line for a failure.
 pub fn status_of_failure(f: &Failure) -> &'static str {
     match f.kind {
+        // A picture or a PDF (the error says which, and why).
         FailureKind::ImageUnsupported | FailureKind::ImageCorrupt | FailureKind::ImageTooLarge => {
-            "This picture cannot be used."
+            "This file cannot be used."
         }
         FailureKind::Cancelled => "Download cancelled.",
         FailureKind::DownloadInterrupted => "The download was interrupted.",
