@@ -202,6 +202,8 @@ test('SmolDocling from the menu loads its Hub folder and reads a page as the CLI
     await route.fulfill({ response: local, headers: { ...local.headers(), 'access-control-allow-origin': '*' } });
   });
   await openOcr(page, c.query);
+  // The menu is inside the model's <details>, closed at first.
+  await page.locator('details.ocr-model > summary').click();
   await page.getByTestId('model-menu').selectOption('smoldocling-256m-bf16');
   await expect(page.getByTestId('model-need')).toContainText('Downloads about 513 MB once');
   // A DocTags model from the menu: its instructions replace the question box before any run.
