@@ -1,7 +1,7 @@
 // What the OCR specs share: the cases `cargo xtask test` made with the CLI (OCR_CASES), and
 // opening and running the page.
 import { readFileSync } from 'node:fs';
-import { expect, type Page } from '@playwright/test';
+import { expect, type FrameLocator, type Page } from '@playwright/test';
 import { waitForApp } from './site';
 
 /** One run the browser must reproduce: the page's query, the picture, and the CLI's answer. */
@@ -26,9 +26,17 @@ export async function openOcr(page: Page, query: string): Promise<void> {
   await waitForApp(page);
 }
 
+/** Picks a picture and waits until the page has read it ("Picture ready … press Run."). The
+ * page reads a chosen file asynchronously: a Run pressed before that finds no picture yet, and
+ * the page answers "Choose a picture first" (a person presses Run after seeing it ready). */
+export async function pickPicture(scope: Page | FrameLocator, image: string): Promise<void> {
+  await scope.getByTestId('image-input').setInputFiles(image);
+  await expect(scope.getByTestId('status')).toContainText('Picture ready', { timeout: 60_000 });
+}
+
 /** Picks the picture and runs until `done`; a failure says what the page's error showed. */
 export async function runOn(page: Page, image: string, timeout: number): Promise<void> {
-  await page.getByTestId('image-input').setInputFiles(image);
+  await pickPicture(page, image);
   await page.getByTestId('run').click();
   try {
     await expect(page.getByTestId('status')).toHaveAttribute('data-state', 'done', { timeout });

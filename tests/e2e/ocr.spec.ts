@@ -7,7 +7,7 @@ import { createServer } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { expect, test, type BrowserContext, type Page, type Request } from '@playwright/test';
 import { collectErrors, waitForApp } from './site';
-import { cases, openOcr, runOn as runWithin, tokenIds } from './ocr-cases';
+import { cases, openOcr, pickPicture, runOn as runWithin, tokenIds } from './ocr-cases';
 
 // Loading and running a model on a busy 2-core machine: generous waits, never sleeps.
 const RUN_TIMEOUT = 120_000;
@@ -85,7 +85,7 @@ test('Stop ends the generation at once, and the page runs again afterwards', asy
     .replace(/max_new_tokens=\d+/, `max_new_tokens=${n}`)
     .replace(/min_new_tokens=\d+/, `min_new_tokens=${n}`);
   await openOcr(page, `${query}&prompt=${encodeURIComponent(c.prompt)}`);
-  await page.getByTestId('image-input').setInputFiles(c.image);
+  await pickPicture(page, c.image);
   // The tiny model makes hundreds of tokens a second: a click from the test would come
   // too late, so the page clicks Stop itself as soon as the first tokens are shown.
   await page.evaluate(() => {
@@ -137,7 +137,7 @@ test('a truncated model file shows a clear error instead of crashing', async ({ 
   const c = cases.find((x) => x.query.includes('.gguf')) ?? cases[0];
   const query = c.query.replace(/\/models\/gguf\//g, '/models/broken/');
   await openOcr(page, `${query}&prompt=${encodeURIComponent(c.prompt)}`);
-  await page.getByTestId('image-input').setInputFiles(c.image);
+  await pickPicture(page, c.image);
   await page.getByTestId('run').click();
   await expect(page.getByTestId('status')).toHaveAttribute('data-state', 'error', {
     timeout: RUN_TIMEOUT,
@@ -148,7 +148,7 @@ test('a truncated model file shows a clear error instead of crashing', async ({ 
 test('an unreachable model URL says so', async ({ page }) => {
   const c = cases[0];
   await openOcr(page, `model=/models/nowhere/&prompt=${encodeURIComponent(c.prompt)}&backend=wasm`);
-  await page.getByTestId('image-input').setInputFiles(c.image);
+  await pickPicture(page, c.image);
   await page.getByTestId('run').click();
   await expect(page.getByTestId('status')).toHaveAttribute('data-state', 'error', {
     timeout: RUN_TIMEOUT,
@@ -194,7 +194,7 @@ test('a model too large for the browser is refused before anything is downloaded
     page,
     `model=/models/huge/huge.gguf&mmproj=/models/huge/mmproj-huge.gguf&backend=wasm&prompt=${encodeURIComponent(c.prompt)}`,
   );
-  await page.getByTestId('image-input').setInputFiles(c.image);
+  await pickPicture(page, c.image);
   await page.getByTestId('run').click();
   await expect(page.getByTestId('status')).toHaveAttribute('data-state', 'error', {
     timeout: RUN_TIMEOUT,
@@ -223,7 +223,7 @@ test('the widget runs inside an iframe on another site and reports its height', 
     const first = await page.evaluate(() => (window as any).heights[0]);
     expect(first.origin).toBe(new URL(baseURL!).origin);
     expect(first.height).toBeGreaterThan(100);
-    await frame.getByTestId('image-input').setInputFiles(c.image);
+    await pickPicture(frame, c.image);
     await frame.getByTestId('run').click();
     await expect(frame.getByTestId('status')).toHaveAttribute('data-state', 'done', { timeout: RUN_TIMEOUT });
     expect(tokenIds(await frame.getByTestId('output').getAttribute('data-token-ids'))).toEqual(c.cli.generated_ids);
@@ -342,7 +342,7 @@ test('a download cut off halfway resumes from where it stopped (Range)', async (
     return route.continue();
   });
   await openOcr(page, `${c.query}&prompt=${encodeURIComponent(c.prompt)}`);
-  await page.getByTestId('image-input').setInputFiles(c.image);
+  await pickPicture(page, c.image);
   await page.getByTestId('run').click();
   const status = page.getByTestId('status');
   await expect(status).toHaveAttribute('data-state', 'error', { timeout: RUN_TIMEOUT });
@@ -462,7 +462,7 @@ test('a resumed download continues only the same version of the file, else start
     return route.continue();
   });
   await openOcr(page, `${c.query}&prompt=${encodeURIComponent(c.prompt)}`);
-  await page.getByTestId('image-input').setInputFiles(c.image);
+  await pickPicture(page, c.image);
   await page.getByTestId('run').click();
   const status = page.getByTestId('status');
   await expect(status).toHaveAttribute('data-state', 'error', { timeout: RUN_TIMEOUT });
@@ -488,7 +488,7 @@ for (const [row, message] of hostile) {
   test(`a hostile model folder (${row}) gives a clear error, not a hang`, async ({ page }) => {
     const c = cases[0];
     await openOcr(page, `model=/models/hostile/${row}/&backend=wasm&tiles=all&prompt=${encodeURIComponent(c.prompt)}`);
-    await page.getByTestId('image-input').setInputFiles(c.image);
+    await pickPicture(page, c.image);
     await page.getByTestId('run').click();
     await expect(page.getByTestId('status')).toHaveAttribute('data-state', 'error', { timeout: RUN_TIMEOUT });
     await expect(page.getByTestId('error')).toContainText(message);
