@@ -434,6 +434,7 @@ impl Ocr {
             )));
             return;
         }
+        self.dispatch(Input::PictureReading);
         spawn_local(async move {
             match JsFuture::from(file.array_buffer()).await {
                 Ok(buf) => ocr.picture_bytes(name, Uint8Array::new(&buf).to_vec(), &file.type_()),

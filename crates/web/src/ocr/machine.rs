@@ -62,6 +62,9 @@ pub enum Input {
     Event(Event),
     /// The worker died (a trap; `oom`: the bytes an allocation that failed asked for).
     Crash { message: String, oom: u64 },
+    /// A file was chosen and the page is reading it ([`Input::Picture`] follows, or a
+    /// [`Input::Fail`]): a Run pressed meanwhile runs once it is read.
+    PictureReading,
     /// A new picture (its bytes are the page's, sent with [`Effect::Post`]).
     Picture,
     /// The Run button (or the kiosk).
@@ -201,6 +204,10 @@ pub struct Machine {
     run_id: Option<u32>,
     image_id: u32,
     has_image: bool,
+    /// The page is reading a chosen file.
+    reading: bool,
+    /// Run was pressed while the file was being read.
+    run_when_read: bool,
     /// The picture is a PDF of this many pages.
     document_pages: Option<u32>,
     /// The PDF being read, page after page.
@@ -231,6 +238,8 @@ impl Default for Machine {
             run_id: None,
             image_id: 0,
             has_image: false,
+            reading: false,
+            run_when_read: false,
             document_pages: None,
             doc: None,
             pending_run: false,
@@ -250,6 +259,12 @@ impl Machine {
         match input {
             Input::Event(e) => self.event(page, e, &mut fx),
             Input::Crash { message, oom } => self.crashed(&message, oom, &mut fx),
+            Input::PictureReading => {
+                self.reading = true;
+                if !self.phase.busy() {
+                    fx.push(Effect::Status("Reading the file…".into()));
+                }
+            }
             Input::Picture => self.picture(page, &mut fx),
             Input::Run => self.run(page, &mut fx),
             Input::Stop => self.stop(&mut fx),
@@ -306,6 +321,8 @@ impl Machine {
 
     /// Shows a failure (the page's `error` element and state).
     fn fail(&mut self, failure: Failure, fx: &mut Vec<Effect>) {
+        self.reading = false;
+        self.run_when_read = false;
         fx.push(Effect::Status(status_of_failure(&failure).to_string()));
         fx.push(Effect::Error(Some(failure)));
         self.set_phase(Phase::Error, fx);
@@ -340,6 +357,7 @@ impl Machine {
     }
 
     fn picture(&mut self, page: &Page, fx: &mut Vec<Effect>) {
+        self.reading = false;
         self.has_image = true;
         self.image_id += 1;
         // Known again once the worker has looked at it.
@@ -350,6 +368,9 @@ impl Machine {
             fx.push(Effect::Status("Checking the picture…".into()));
         }
         self.inspect(page, fx);
+        if std::mem::take(&mut self.run_when_read) {
+            self.run(page, fx);
+        }
     }
 
     /// The worker died: say why, and start a fresh one (it will load the model again,
@@ -388,6 +409,13 @@ impl Machine {
     /// Run: load the model if it is not the one loaded, then answer.
     fn run(&mut self, page: &Page, fx: &mut Vec<Effect>) {
         if self.phase.busy() {
+            return;
+        }
+        if self.reading {
+            self.run_when_read = true;
+            fx.push(Effect::Status(
+                "Reading the file: it runs once read.".into(),
+            ));
             return;
         }
         fx.push(Effect::Error(None));
@@ -1227,6 +1255,41 @@ mod tests {
         };
         let fx = m.apply(&other, Input::Run);
         assert!(matches!(posted(&fx)[..], [Request::Load { load: 4, .. }]));
+    }
+
+    #[test]
+    fn run_pressed_while_the_file_is_read_runs_once_it_is_read() {
+        let mut m = Machine::default();
+        let fx = m.apply(&page(), Input::PictureReading);
+        assert_eq!(statuses(&fx), ["Reading the file…"]);
+        // Not "choose a picture first": the run waits for the file.
+        let fx = m.apply(&page(), Input::Run);
+        assert!(posted(&fx).is_empty(), "{fx:?}");
+        assert_eq!(statuses(&fx), ["Reading the file: it runs once read."]);
+        assert!(!fx.iter().any(|e| matches!(e, Effect::Error(Some(_)))));
+        let fx = m.apply(&page(), Input::Picture);
+        assert!(
+            matches!(
+                posted(&fx)[..],
+                [Request::Inspect { .. }, Request::Load { .. }]
+            ),
+            "{fx:?}"
+        );
+        assert_eq!(m.phase, Phase::Loading);
+
+        // A file that cannot be read forgets the waiting run.
+        let mut m = Machine::default();
+        m.apply(&page(), Input::PictureReading);
+        m.apply(&page(), Input::Run);
+        m.apply(
+            &page(),
+            Input::Fail(Failure::new(FailureKind::ImageUnsupported, "unreadable")),
+        );
+        let fx = m.apply(&page(), Input::Picture);
+        assert!(
+            matches!(posted(&fx)[..], [Request::Inspect { .. }]),
+            "{fx:?}"
+        );
     }
 
     #[test]
