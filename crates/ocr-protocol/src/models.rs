@@ -18,6 +18,7 @@
 //! SmolDocling-256M-preview (its predecessor, Apache-2.0), which has no published GGUF pair
 //! and comes as its Hub folder ([`Packaging::HubFolder`]), its size an estimate.
 
+use crate::memory::Loaded;
 use serde::{Deserialize, Serialize};
 
 /// How to get a model.
@@ -134,8 +135,8 @@ pub enum Packaging {
     /// pinned hash to check them against.
     HubFolder {
         weights: KnownFile,
-        /// Whether the weights are bfloat16, widened to f32 on load.
-        bf16: bool,
+        /// How large the weights are once loaded (bf16 is widened to f32).
+        loaded: Loaded,
     },
 }
 
@@ -374,7 +375,7 @@ pub const MODELS: &[ModelChoice] = &[
         // download's `Content-Length` gives the real size.
         files: Packaging::HubFolder {
             weights: about("model.safetensors", 513_000_000),
-            bf16: true,
+            loaded: Loaded::Widened,
         },
         // SmolVLM-256M's processor, which SmolDocling keeps: 2048, then 512-px tiles.
         image: SIGLIP_512,
@@ -422,10 +423,11 @@ impl ModelChoice {
     }
 
     /// How large the loaded weights are next to the files.
-    pub fn loaded(&self) -> crate::memory::Loaded {
+    pub fn loaded(&self) -> Loaded {
         match self.files {
-            Packaging::HubFolder { bf16: true, .. } => crate::memory::Loaded::Widened,
-            _ => crate::memory::Loaded::AsStored,
+            Packaging::HubFolder { loaded, .. } => loaded,
+            // The published pairs are quantized or f16, kept as stored.
+            Packaging::GgufPair { .. } => Loaded::AsStored,
         }
     }
 
@@ -523,11 +525,8 @@ mod tests {
             .iter()
             .filter(|m| matches!(m.files, Packaging::GgufPair { .. }))
             .collect();
-        let files = pairs
-            .iter()
-            .flat_map(|m| m.files.files().into_iter().map(move |f| (m, f)));
         let (mut exact, mut hashed) = (0, 0);
-        for (m, f) in files {
+        for f in pairs.iter().flat_map(|m| m.files.files()) {
             exact += usize::from(f.exact);
             if let Some(h) = f.sha256 {
                 assert!(f.exact, "{}: a hash without the size", f.name);
