@@ -4,7 +4,7 @@
 // fixture's answer must become the CLI's Markdown, with its blocks' boxes over the page.
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { expect, test, type Page, type Request } from '@playwright/test';
+import { expect, test, type BrowserContext, type Locator, type Page, type Request } from '@playwright/test';
 import { collectErrors } from './site';
 import { openOcr, tokenIds } from './ocr-cases';
 
@@ -43,6 +43,22 @@ async function waitDone(page: Page): Promise<void> {
   }
 }
 
+/** Every request the context makes from now on. */
+function recordRequests(context: BrowserContext): Request[] {
+  const requests: Request[] = [];
+  context.on('request', (r) => requests.push(r));
+  return requests;
+}
+
+/** The first page's section, once its ids and DocTags are checked against the CLI's. */
+async function expectFirstPageAsCli(page: Page, c: DocumentCase): Promise<Locator> {
+  const section = page.getByTestId('doc-page').first();
+  const expected = c.cli.pages[0];
+  expect(tokenIds(await section.getAttribute('data-token-ids'))).toEqual(expected.generated_ids);
+  await expect(section).toHaveAttribute('data-doctags', expected.doctags);
+  return section;
+}
+
 /** Privacy: every request is a GET or HEAD without a body, and none carries any of the
  * document's bytes (three 48-byte runs of it) in its URL. */
 function expectNoneCarries(requests: Request[], file: string): void {
@@ -64,8 +80,7 @@ test('a 3-page PDF gives the CLI ids page by page, says which page it reads, and
 }) => {
   const c = byName('three-pages-random');
   const errors = collectErrors(page);
-  const requests: Request[] = [];
-  context.on('request', (r) => requests.push(r));
+  const requests = recordRequests(context);
   const statuses: string[] = [];
   await page.exposeFunction('noteStatus', (s: string) => statuses.push(s));
   await openOcr(page, c.query);
@@ -145,10 +160,7 @@ test('a DocTags model answers with boxes over the page and the CLI Markdown, to 
   await openOcr(page, c.query);
   await readPdf(page, c.pdf);
   await waitDone(page);
-  const section = page.getByTestId('doc-page').first();
-  const expected = c.cli.pages[0];
-  expect(tokenIds(await section.getAttribute('data-token-ids'))).toEqual(expected.generated_ids);
-  await expect(section).toHaveAttribute('data-doctags', expected.doctags);
+  const section = await expectFirstPageAsCli(page, c);
   // Once the model is known as a DocTags model, its instructions replace the question box.
   await expect(page.getByTestId('doc-task')).toBeVisible();
   await expect(page.getByTestId('prompt')).toBeHidden();
@@ -189,8 +201,7 @@ test('SmolDocling from the menu loads its Hub folder and reads a page as the CLI
 }) => {
   const c = byName('smoldocling-menu');
   const errors = collectErrors(page);
-  const requests: Request[] = [];
-  context.on('request', (r) => requests.push(r));
+  const requests = recordRequests(context);
   const asked: string[] = [];
   await context.route(`${SMOLDOCLING_HUB}**`, async (route) => {
     const r = route.request();
@@ -213,10 +224,7 @@ test('SmolDocling from the menu loads its Hub folder and reads a page as the CLI
 
   await readPdf(page, c.pdf);
   await waitDone(page);
-  const section = page.getByTestId('doc-page').first();
-  const expected = c.cli.pages[0];
-  expect(tokenIds(await section.getAttribute('data-token-ids'))).toEqual(expected.generated_ids);
-  await expect(section).toHaveAttribute('data-doctags', expected.doctags);
+  await expectFirstPageAsCli(page, c);
   // The folder came from the Hub's address: its config, tokenizer and weights.
   for (const file of ['config.json', 'tokenizer.json', 'model.safetensors']) {
     expect(asked.some((a) => a.endsWith(` ${file}`)), `${file} in ${JSON.stringify(asked)}`).toBe(true);
